@@ -115,7 +115,7 @@ def _place_users(
         uperm = np.argsort(~users[hard], axis=-1, kind="stable")  # associated users first
         nperm = np.argsort(~free[hard], axis=-1, kind="stable")  # usable RBs first
         # negated once, so the solver minimises without copying each matrix
-        wp = -np.take_along_axis(np.take_along_axis(w, uperm[:, :, None], 1), nperm[:, None, :], 2)
+        wp = -w[np.arange(hard.size)[:, None, None], uperm[:, :, None], nperm[:, None, :]]
         sizes = zip(n_users[hard].tolist(), n_free[hard].tolist(), strict=True)
         # one solver call per env that needs it (a loop over envs, not over users or RBs)
         sol = [linear_sum_assignment(wp[i, :a, :c]) for i, (a, c) in enumerate(sizes)]

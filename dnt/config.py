@@ -21,6 +21,9 @@ __all__ = ["FADING_MODELS", "INTERFERENCE_MODELS", "MAX_USERS", "SystemConfig"]
 INTERFERENCE_MODELS = ("physical", "printed")
 #: ``"rayleigh"``: o_u ~ Exp(1) i.i.d. per user and slot; ``"none"``: o_u = 1 (for checks).
 FADING_MODELS = ("rayleigh", "none")
+#: The twin's predictor when none is passed in: hold the last position, the Bayes-optimal
+#: one-step predictor of the scenario, or the scenario's trained GRU (cached, see dnt.twin).
+TWIN_PREDICTORS = ("hold_last", "bayes", "gru")
 #: Action ids are ``int64`` bit sets of ``U + 1`` bits, so U is capped at 62.
 MAX_USERS = 62
 
@@ -83,6 +86,8 @@ class SystemConfig:
     #: Rounds of Algorithm 1. 1 = the paper (one pass, BSs in index order). >1 goes beyond
     #: the paper: each BS re-optimises given all others until nothing changes or this limit.
     allocation_rounds: int = 1
+    #: Predictor of the twin when no predictor object is given; see TWIN_PREDICTORS.
+    twin_predictor: str = "hold_last"
 
     # ----------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -181,6 +186,11 @@ class SystemConfig:
             f"one of {INTERFERENCE_MODELS}",
         )
         need(self.fading_model in FADING_MODELS, "fading_model", f"one of {FADING_MODELS}")
+        need(
+            self.twin_predictor in TWIN_PREDICTORS,
+            "twin_predictor",
+            f"one of {TWIN_PREDICTORS}",
+        )
         need(
             is_int(self.allocation_rounds) and 1 <= self.allocation_rounds <= 1000,
             "allocation_rounds",

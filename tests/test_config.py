@@ -46,6 +46,7 @@ def test_defaults_follow_the_paper(cfg):
         ("interference_model", "nope", "physical"),
         ("fading_model", "nakagami", "rayleigh"),
         ("allocation_rounds", 0, "allocation_rounds"),
+        ("twin_predictor", "oracle", "hold_last"),
         ("scenario_seed", -1, "scenario_seed"),
     ],
 )

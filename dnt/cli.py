@@ -1,0 +1,129 @@
+"""Command line: ``python -m dnt <command>``.
+
+``twin``  train the GRU twin of a scenario and evaluate it against hold-last and the Bayes floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dnt.config import SystemConfig
+
+__all__ = ["main", "parse_overrides"]
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON when they parse, else as strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r} is invalid: must be KEY=VALUE")
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _config(args: argparse.Namespace) -> SystemConfig:
+    base = SystemConfig().to_dict()
+    overrides = parse_overrides(args.set or [])
+    unknown = sorted(set(overrides) - set(base))
+    if unknown:
+        raise ValueError(f"unknown SystemConfig parameter(s) in --set: {', '.join(unknown)}")
+    return SystemConfig.from_dict(base | overrides)
+
+
+def cmd_twin(args: argparse.Namespace) -> int:
+    from dnt.experiments import atomic_write, atomic_write_json
+    from dnt.plots import figure2, one_step_predictions
+    from dnt.twin import (
+        BayesPredictor,
+        GRUTrainConfig,
+        HoldLastPredictor,
+        evaluate_predictors,
+        make_twin_dataset,
+        train_gru,
+        twin_key,
+    )
+
+    cfg = _config(args)
+    tc = GRUTrainConfig(hidden=args.hidden, max_epochs=args.epochs)
+    out = Path(args.out)
+    start = time.perf_counter()
+    data = make_twin_dataset(cfg, args.seed, num_traj=args.num_traj, length=args.length)
+    gru = train_gru(cfg, data, args.seed, tc, progress=not args.no_progress)
+    preds = {"gru": gru, "hold_last": HoldLastPredictor(), "bayes": BayesPredictor(cfg)}
+    ev = evaluate_predictors(cfg, preds, data.test)
+    one = ev["one_step"]
+    users = [u for u in (1, 3, 6) if u < cfg.num_users] or [0]
+    traj = data.test[0]
+    fig_pred = one_step_predictions(gru, traj, cfg.history_len)
+    fig = figure2(traj, fig_pred, users=users)
+    fig_mse = {str(u + 1): float(((fig_pred[:, u] - traj[1:, u]) ** 2).mean()) for u in users}
+    metrics = {
+        "test_mse": one["gru"],
+        "test_mse_per_user": ev["one_step_per_user"]["gru"],
+        "holdlast_mse": one["hold_last"],
+        "holdlast_mse_per_user": ev["one_step_per_user"]["hold_last"],
+        "bayes_mse": one["bayes"],
+        "bayes_mse_per_user": ev["one_step_per_user"]["bayes"],
+        "bayes_mse_analytic": ev["bayes_mse_analytic"],
+        "gru_above_bayes_pct": 100 * (one["gru"] / one["bayes"] - 1),
+        "gru_below_holdlast_pct": 100 * (1 - one["gru"] / one["hold_last"]),
+        "closed_loop": ev["closed_loop"],
+        "figure2_users_mse": fig_mse,
+        "train": {k: v for k, v in gru.train_info.items() if k != "history"},
+        "train_curve": gru.train_info["history"],
+        "data": {
+            "num_traj": args.num_traj,
+            "length": args.length,
+            "train": len(data.train),
+            "val": len(data.val),
+            "test": len(data.test),
+        },
+        "seed": args.seed,
+        "twin_key": twin_key(cfg),
+        "config": cfg.to_dict(),
+        "wall_seconds": time.perf_counter() - start,
+    }
+    atomic_write(out / "twin.pt", gru.save)
+    for ext in ("png", "pdf"):
+        atomic_write(out / f"figure2.{ext}", lambda p, e=ext: fig.savefig(p, format=e, dpi=150))
+    atomic_write_json(out / "metrics.json", metrics)
+    print(
+        f"GRU test MSE {one['gru']:.4f}  hold-last {one['hold_last']:.4f}  "
+        f"Bayes {one['bayes']:.4f} (analytic {ev['bayes_mse_analytic']:.4f})  -> {out}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dnt", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("twin", help="train and evaluate the GRU twin (eqs. 9-15, Fig. 2)")
+    t.add_argument("--seed", type=int, default=0, help="data and training seed")
+    t.add_argument("--out", required=True, help="output folder (metrics.json, twin.pt, fig.)")
+    t.add_argument("--num-traj", type=int, default=2000, help="trajectories (paper: 2000)")
+    t.add_argument("--length", type=int, default=30, help="steps per trajectory (paper: 30)")
+    t.add_argument("--epochs", type=int, default=30, help="maximum training epochs")
+    t.add_argument("--hidden", type=int, default=128, help="GRU hidden units N^h")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override")
+    t.set_defaults(func=cmd_twin)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

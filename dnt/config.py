@@ -24,6 +24,10 @@ FADING_MODELS = ("rayleigh", "none")
 #: The twin's predictor when none is passed in: hold the last position, the Bayes-optimal
 #: one-step predictor of the scenario, or the scenario's trained GRU (cached, see dnt.twin).
 TWIN_PREDICTORS = ("hold_last", "bayes", "gru")
+#: Condition of the first branch of eq. (16). "exactly_once" (as printed): every user that some
+#: BS covers is served by exactly one BS. "at_most_once": no user is served by two BSs (unserved
+#: users then simply add no rate); a reading we measure against the printed one.
+SERVE_CONDITIONS = ("exactly_once", "at_most_once")
 #: Action ids are ``int64`` bit sets of ``U + 1`` bits, so U is capped at 62.
 MAX_USERS = 62
 
@@ -86,6 +90,8 @@ class SystemConfig:
     #: Rounds of Algorithm 1. 1 = the paper (one pass, BSs in index order). >1 goes beyond
     #: the paper: each BS re-optimises given all others until nothing changes or this limit.
     allocation_rounds: int = 1
+    #: First-branch condition of eq. (16); see SERVE_CONDITIONS.
+    serve_condition: str = "exactly_once"
     #: Predictor of the twin when no predictor object is given; see TWIN_PREDICTORS.
     twin_predictor: str = "hold_last"
 
@@ -186,6 +192,11 @@ class SystemConfig:
             f"one of {INTERFERENCE_MODELS}",
         )
         need(self.fading_model in FADING_MODELS, "fading_model", f"one of {FADING_MODELS}")
+        need(
+            self.serve_condition in SERVE_CONDITIONS,
+            "serve_condition",
+            f"one of {SERVE_CONDITIONS}",
+        )
         need(
             self.twin_predictor in TWIN_PREDICTORS,
             "twin_predictor",

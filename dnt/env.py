@@ -39,6 +39,7 @@ __all__ = [
     "action_mask",
     "allowed_bits",
     "decode_actions",
+    "first_branch",
     "local_rewards",
     "team_reward",
 ]
@@ -74,6 +75,14 @@ def decode_actions(actions: np.ndarray, num_users: int) -> tuple[np.ndarray, np.
     return sync, assoc
 
 
+def first_branch(cfg: SystemConfig, assoc: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Whether eq. (16) pays its objective (True) or its penalty branch; see serve_condition."""
+    xi = assoc.sum(axis=-2)
+    if cfg.serve_condition == "at_most_once":
+        return np.all(xi <= 1, axis=-1)
+    return np.all((xi == 1) | ~cov.any(axis=-2), axis=-1)
+
+
 def team_reward(
     cfg: SystemConfig,
     assoc: np.ndarray,
@@ -83,11 +92,12 @@ def team_reward(
 ) -> np.ndarray:
     """Eq. (16) for arrays (..., M, U) assoc/cov, (..., U) squared errors and user rates.
 
-    If every user that some BS covers is served by exactly one BS:
+    If every user that some BS covers is served by exactly one BS (``serve_condition`` =
+    "exactly_once"; with "at_most_once": if no user is served by two BSs):
     -(1-eps)/U ||s - s-bar||^2 + eps * sum of rates; otherwise sum_u 1{xi_u > 1} xi_u rho.
     """
     xi = assoc.sum(axis=-2)  # xi_u: BSs serving user u
-    all_once = np.all((xi == 1) | ~cov.any(axis=-2), axis=-1)
+    all_once = first_branch(cfg, assoc, cov)
     objective = -(1 - cfg.epsilon) / cfg.num_users * err_u.sum(-1) + cfg.epsilon * user_rate.sum(-1)
     penalty = np.where(xi > 1, xi, 0).sum(-1) * cfg.penalty
     return np.where(all_once, objective, penalty)
@@ -224,7 +234,7 @@ class _BatchSim:
         reward = team_reward(cfg, assoc, cov, err_u, user_rate)
         local_reward = local_rewards(cfg, assoc, cov, err_u, bs_user_rate)
         xi = assoc.sum(axis=-2)
-        all_once = np.all((xi == 1) | ~cov.any(axis=-2), axis=-1)
+        all_once = first_branch(cfg, assoc, cov)
         u_n = cfg.num_users
         info = {
             "local_reward": local_reward,

@@ -1,0 +1,780 @@
+"""VDN and IQL with recurrent Q-networks (Algorithm 2; eqs. 16-24 and 37), one file, top to bottom.
+
+* One Q-network per BS (no sharing): Linear -> ReLU -> GRUCell(theta^h = 128) -> Linear head with
+  one output per action of the 2**(U+1) action space (Section III-C, 6). The head is only
+  evaluated on the *available* actions (subsets of the covered users, with or without the
+  update), which gives the same numbers as masking the full output, far faster.
+* VDN: Q_tot = sum_m Q_m (eq. 19), regressed on r + gamma * sum_m max_a' Q~_m (eqs. 21-22; the
+  max of a sum of per-agent terms splits into per-agent maxes). IQL: each Q_m on its local
+  reward, eq. (37). The learner is the same; only the target and the sum differ.
+* Target networks copied every ``target_update_epochs`` epochs; an episode replay buffer (whole
+  episodes, GRU unrolled from a zero hidden state); epsilon-greedy exploration over available
+  actions with a linear schedule; gradient-norm clipping.
+* Each epoch: collect ``envs_per_epoch`` whole episodes on :class:`VectorDNTEnv` (one forward pass
+  per slot for all episodes), run ``updates_per_epoch`` gradient steps, evaluate greedily on fixed
+  evaluation episodes. The episode end (a time limit) is treated as terminal, as in PyMARL.
+
+Randomness: a ``torch.Generator`` (initialisation) and a numpy ``Generator`` (exploration, replay
+sampling) from the seed; the env seed of each epoch derives from (seed, epoch). Training resumes
+from a checkpoint to exactly the numbers of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dnt.baselines import EVAL_SEED_BASE, evaluate_policy
+from dnt.config import SystemConfig
+from dnt.env import VectorDNTEnv, allowed_bits
+from dnt.experiments import atomic_write, atomic_write_json
+from dnt.twin import Predictor
+
+__all__ = [
+    "ALGOS",
+    "GreedyPolicy",
+    "MARLTrainer",
+    "QNetwork",
+    "TrainConfig",
+    "available_actions",
+    "local_features",
+    "td_targets",
+    "train",
+]
+
+ALGOS = ("vdn", "iql")
+HEADS = ("factored", "plain")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings. Paper values: gamma, lr, hidden, epochs (Table II); the rest are ours."""
+
+    algo: str = "vdn"  # "vdn" (eqs. 19-24) or "iql" (eq. 37)
+    epochs: int = 75  # G, training epochs (Table II)
+    gamma: float = 0.2  # discount (Table II)
+    lr: float = 1e-4  # lambda_Q, Adam learning rate (Table II)
+    hidden: int = 128  # theta^h, GRU units of each Q-network (Table II)
+    envs_per_epoch: int = 16  # episodes collected per epoch: D = 16 * 30 env steps per epoch
+    updates_per_epoch: int = 4  # gradient steps per epoch
+    batch_episodes: int = 16  # episodes per gradient step: |D_g| = 16 * 30 transitions
+    buffer_episodes: int = 800  # replay capacity, whole episodes (= 50 epochs of data)
+    target_update_epochs: int = 2  # hard target-network copy period, epochs
+    eps_start: float = 1.0  # exploration probability at epoch 0
+    eps_end: float = 0.05  # ... reached after eps_decay_epochs and kept
+    eps_decay_epochs: int = 40  # linear decay length, epochs
+    grad_clip: float = 10.0  # max gradient norm per step
+    eval_episodes: int = 16  # fixed greedy evaluation episodes, after every epoch
+    extras: bool = True  # feed the previous action and slots since the last successful update
+    head: str = "factored"  # Q-head parameterisation, see QNetwork ("factored" or "plain")
+    explore_serve_prob: float = 0.5  # random actions serve each covered user with this prob.
+    explore_joint: bool = False  # explore per environment (all BSs at once) instead of per BS
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo={self.algo!r} is invalid: must be one of {ALGOS}")
+        for name in (
+            "epochs",
+            "hidden",
+            "envs_per_epoch",
+            "updates_per_epoch",
+            "batch_episodes",
+            "buffer_episodes",
+            "target_update_epochs",
+            "eval_episodes",
+        ):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name}={v!r} is invalid: must be an integer >= 1")
+        if not isinstance(self.eps_decay_epochs, int) or self.eps_decay_epochs < 0:
+            raise ValueError(f"eps_decay_epochs={self.eps_decay_epochs!r}: must be an int >= 0")
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"gamma={self.gamma!r} is invalid: must be in [0, 1)")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr={self.lr!r} is invalid: must be a finite number > 0")
+        for name in ("eps_start", "eps_end"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} is invalid: must be in [0, 1]")
+        if self.head not in HEADS:
+            raise ValueError(f"head={self.head!r} is invalid: must be one of {HEADS}")
+        if not 0 <= self.explore_serve_prob <= 1:
+            raise ValueError(
+                f"explore_serve_prob={self.explore_serve_prob!r} is invalid: must be in [0, 1]"
+            )
+        if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"grad_clip={self.grad_clip!r} is invalid: must be > 0")
+
+    def epsilon(self, epoch: int) -> float:
+        """Exploration probability during the collection of epoch ``epoch`` (0-based)."""
+        if self.eps_decay_epochs == 0:
+            return self.eps_end
+        frac = min(epoch / self.eps_decay_epochs, 1.0)
+        return self.eps_start + frac * (self.eps_end - self.eps_start)
+
+
+# --------------------------------------------------------------------------------------------
+# observations and actions
+
+
+def feature_size(cfg: SystemConfig, extras: bool) -> int:
+    """Length of one BS's input vector."""
+    u = cfg.num_users
+    return 3 * u + ((u + 1) + 1 if extras else 0)
+
+
+def local_features(
+    cfg: SystemConfig,
+    pos: np.ndarray,
+    cov: np.ndarray,
+    prev_action: np.ndarray,
+    since_update: np.ndarray,
+    extras: bool,
+) -> np.ndarray:
+    """Each BS's local observation s^m as numbers, (..., M, F) float32.
+
+    The covered users' positions (others zero), scaled to [-1, 1] by the area, and the coverage
+    mask (Section III-C, 2); with ``extras``, the BS's previous action bits and the slots since
+    its last successful update (divided by the episode length, at most 1): both known locally.
+    """
+    c = cfg
+    center = np.array([sum(c.area_x) / 2, sum(c.area_y) / 2])
+    scale = np.array([(c.area_x[1] - c.area_x[0]) / 2, (c.area_y[1] - c.area_y[0]) / 2])
+    p = (pos[..., None, :, :] - center) / scale * cov[..., None]  # (..., M, U, 2)
+    parts = [p.reshape(*cov.shape[:-1], -1), cov.astype(float)]
+    if extras:
+        bits = (prev_action[..., None] >> np.arange(c.num_users + 1)) & 1
+        parts.append(bits.astype(float))
+        parts.append(np.minimum(since_update, c.episode_len)[..., None] / c.episode_len)
+    return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def available_actions(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All available action ids of each BS, padded: (acts (..., A), valid (..., A)).
+
+    A = 2**(c_max + 1) with c_max the largest number of covered users in ``cov`` (..., U). Row
+    entry j encodes the update bit (j & 1) and the subset (j >> 1) of the covered users; entries
+    past 2**(c + 1) are padding (``valid`` False, action id 0).
+    """
+    cov = np.asarray(cov, dtype=bool)
+    u = cov.shape[-1]
+    count = cov.sum(-1)
+    c_max = int(count.max()) if count.size else 0
+    a = 2 ** (c_max + 1)
+    # the users covered, in index order, padded with -1
+    order = np.argsort(~cov, axis=-1, kind="stable")[..., :c_max]  # (..., c_max)
+    has = np.arange(c_max) < count[..., None]
+    j = np.arange(a, dtype=np.int64)
+    pick = (j[:, None] >> np.arange(1, c_max + 1)) & 1  # (A, c_max): subset bit i of j
+    shifts = np.where(has, order + 1, 0).astype(np.int64)  # (..., c_max)
+    user_bits = (pick * has[..., None, :] * (np.int64(1) << shifts[..., None, :])).sum(-1)
+    acts = (j & 1) | user_bits  # (..., A)
+    valid = j < (np.int64(2) ** (count[..., None] + 1))
+    acts = np.where(valid, acts, 0)
+    assert u >= c_max
+    return acts.astype(np.int64), valid
+
+
+_PICKS: dict[int, np.ndarray] = {}
+
+
+def _subset_bits(c: int) -> np.ndarray:
+    """(2**(c+1), c) 0/1: for action slot j, whether covered user i (in index order) is served."""
+    if c not in _PICKS:
+        j = np.arange(2 ** (c + 1), dtype=np.int64)
+        _PICKS[c] = (j[:, None] >> np.arange(1, c + 1)) & 1
+    return _PICKS[c]
+
+
+def actions_by_count(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group the rows of ``cov`` (N, U) by how many users they cover.
+
+    Returns, for each group, (row indices (n,), action ids (n, 2**(c+1))): every available
+    action of each row, without padding. Slot j of a row: update bit j & 1, users by j >> 1.
+    """
+    cov = np.asarray(cov, dtype=bool)
+    count = cov.sum(-1)
+    out = []
+    for c in np.unique(count):
+        rows = np.flatnonzero(count == c)
+        order = np.argsort(~cov[rows], axis=-1, kind="stable")[:, :c]  # covered users
+        bit_values = np.int64(1) << (order + 1).astype(np.int64)  # (n, c)
+        pick = _subset_bits(int(c))  # (A, c)
+        j = np.arange(2 ** (int(c) + 1), dtype=np.int64)
+        acts = (j & 1)[None, :] | (pick[None, :, :] * bit_values[:, None, :]).sum(-1)
+        out.append((rows, acts))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the Q-network
+
+
+class QNetwork(nn.Module):
+    """The M Q-networks of the BSs, one per BS (no parameters shared), stored side by side.
+
+    BS m: Linear -> ReLU -> GRU(theta^h) -> a linear head with one output per action of the
+    2**(U+1) space: Q_m(s, a) = w_{m,a} . h + b_{m,a}. With ``head="plain"`` every row w_{m,a} is
+    a free parameter. With ``head="factored"`` (our default, see the docs) the same linear head
+    is parameterised as w_{m,a} = sum_{i in a} e_{m,i} + r_{m,a} (and likewise the bias): a
+    shared embedding per action bit plus a per-action residual. The function class is the same
+    (r is free); what changes is that learning about "serve user u" carries over to every
+    action that contains u.
+    """
+
+    def __init__(
+        self,
+        num_agents: int,
+        in_dim: int,
+        hidden: int,
+        num_actions: int,
+        head: str = "factored",
+    ) -> None:
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head={head!r} is invalid: must be one of {HEADS}")
+        self.hidden = hidden
+        self.head = head
+        self.num_actions = num_actions
+        self.num_bits = int(num_actions).bit_length() - 1  # U + 1
+        self.fc = nn.ModuleList(nn.Linear(in_dim, hidden) for _ in range(num_agents))
+        self.gru = nn.ModuleList(nn.GRU(hidden, hidden) for _ in range(num_agents))
+        # per-action rows of agent m are rows m * A .. m * A + A - 1; sparse gradients (a step
+        # only touches the rows of the actions in its batch)
+        self.head_w = nn.Embedding(num_agents * num_actions, hidden, sparse=True)
+        self.head_b = nn.Embedding(num_agents * num_actions, 1, sparse=True)
+        # per-bit embeddings of the factored head (unused by the plain head)
+        self.bit_w = nn.Parameter(torch.zeros(num_agents, self.num_bits, hidden))
+        self.bit_b = nn.Parameter(torch.zeros(num_agents, self.num_bits))
+
+    def reset_parameters(self, gen: torch.Generator) -> None:
+        """Uniform +-1/sqrt(fan_in) from ``gen`` (torch's default ranges, no global RNG);
+        the factored head starts with zero residuals."""
+        b = 1.0 / math.sqrt(self.hidden)
+        with torch.no_grad():
+            for fc in self.fc:
+                bf = 1.0 / math.sqrt(fc.in_features)
+                fc.weight.uniform_(-bf, bf, generator=gen)
+                fc.bias.uniform_(-bf, bf, generator=gen)
+            for gru in self.gru:
+                for p in gru.parameters():
+                    p.uniform_(-b, b, generator=gen)
+            if self.head == "plain":
+                self.head_w.weight.uniform_(-b, b, generator=gen)
+                self.head_b.weight.uniform_(-b, b, generator=gen)
+            else:
+                self.head_w.weight.zero_()
+                self.head_b.weight.zero_()
+                self.bit_w.uniform_(-b, b, generator=gen)
+                self.bit_b.uniform_(-b, b, generator=gen)
+
+    def dense_parameters(self) -> list[nn.Parameter]:
+        extra = [self.bit_w, self.bit_b] if self.head == "factored" else []
+        return [p for mod in (self.fc, self.gru) for p in mod.parameters()] + extra
+
+    def sparse_parameters(self) -> list[nn.Parameter]:
+        return [self.head_w.weight, self.head_b.weight]
+
+    def step(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Next hidden states of every agent: x (M, N, F), h (M, N, H) -> (M, N, H)."""
+        return self.unroll(x[:, None], h)[:, 0]
+
+    def unroll(self, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        """Hidden states along sequences: x (M, T, N, F), h0 (M, N, H) -> (M, T, N, H)."""
+        pairs = enumerate(zip(self.fc, self.gru, strict=True))
+        return torch.stack([g(torch.relu(f(x[m])), h0[m][None])[0] for m, (f, g) in pairs])
+
+    def _bits(self, acts: torch.Tensor) -> torch.Tensor:
+        return ((acts[..., None] >> torch.arange(self.num_bits)) & 1).to(torch.float32)
+
+    def q_of(self, h: torch.Tensor, agent: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
+        """Q-values of given action ids: h (R, H), agent (R,), acts (R, A) -> (R, A)."""
+        idx = agent[:, None] * self.num_actions + acts
+        w = self.head_w(idx)  # (R, A, H)
+        q = (w @ h.unsqueeze(-1)).squeeze(-1) + self.head_b(idx)[..., 0]
+        if self.head == "factored":
+            per_bit = (self.bit_w[agent] @ h.unsqueeze(-1)).squeeze(-1) + self.bit_b[agent]
+            q = q + (self._bits(acts) @ per_bit.unsqueeze(-1)).squeeze(-1)  # sum over a's bits
+        return q
+
+    def q_all(self, h: torch.Tensor, m: int) -> torch.Tensor:
+        """Q-values of every action of agent m: h (R, H) -> (R, 2**(U+1))."""
+        rows = slice(m * self.num_actions, (m + 1) * self.num_actions)
+        q = h @ self.head_w.weight[rows].T + self.head_b.weight[rows, 0]
+        if self.head == "factored":
+            bits = self._bits(torch.arange(self.num_actions))  # (A, U+1)
+            q = q + (h @ self.bit_w[m].T + self.bit_b[m]) @ bits.T
+        return q
+
+    def q_max(
+        self, h: torch.Tensor, agent: np.ndarray, cov: np.ndarray
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Max Q over the available actions of each row, and the maximising action id.
+
+        ``h`` (R, H), ``agent`` (R,) BS of each row, ``cov`` (R, U) its coverage. Rows are
+        grouped by their number of covered users, so no padding is evaluated; very large
+        groups use dense products with the whole head.
+        """
+        best = torch.empty(h.shape[0])
+        best_a = np.zeros(h.shape[0], np.int64)
+        for rows, acts in actions_by_count(cov):
+            r = torch.from_numpy(rows)
+            a = torch.from_numpy(acts)
+            ag = torch.from_numpy(agent[rows])
+            if acts.shape[1] > 1024:  # cheaper to compute every action, then pick
+                q = torch.empty(acts.shape)
+                for m in torch.unique(ag).tolist():
+                    sel = torch.nonzero(ag == m)[:, 0]
+                    q[sel] = torch.gather(self.q_all(h[r[sel]], m), 1, a[sel])
+            else:
+                q = self.q_of(h[r], ag, a)
+            v, j = q.max(dim=-1)
+            best[r] = v
+            best_a[rows] = acts[np.arange(len(rows)), j.numpy()]
+        return best, best_a
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale all gradients (dense or sparse) so their joint 2-norm is at most ``max_norm``."""
+    grads = [p.grad for p in params if p.grad is not None]
+    sq = torch.zeros(())
+    for g in grads:
+        v = g.coalesce().values() if g.is_sparse else g
+        sq = sq + (v.detach() ** 2).sum()
+    total = float(sq.sqrt())
+    if total > max_norm:
+        for g in grads:
+            g.mul_(max_norm / (total + 1e-6))
+    return total
+
+
+def td_targets(
+    algo: str,
+    gamma: float,
+    team_reward: torch.Tensor,
+    local_reward: torch.Tensor,
+    next_max: torch.Tensor,
+    not_done: torch.Tensor,
+) -> torch.Tensor:
+    """Targets: VDN (eq. 21) r + gamma * sum_m max Q~_m, shape (..., 1); IQL (eq. 37) per agent.
+
+    ``next_max`` (..., M) per-agent maxes of the target networks at s_{t+1}; ``team_reward`` (...),
+    ``local_reward`` (..., M), ``not_done`` (...).
+    """
+    if algo == "vdn":
+        return (team_reward + gamma * not_done * next_max.sum(-1)).unsqueeze(-1)
+    return local_reward + gamma * not_done.unsqueeze(-1) * next_max
+
+
+def td_loss(algo: str, q_taken: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. (22) for VDN: mean of (y~ - sum_m Q_m)^2; IQL: mean over agents of (y~_m - Q_m)^2."""
+    if algo == "vdn":
+        return ((target[..., 0] - q_taken.sum(-1)) ** 2).mean()
+    return ((target - q_taken) ** 2).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# episode replay
+
+
+class EpisodeBuffer:
+    """Whole episodes in a ring buffer; observations are rebuilt from stored positions."""
+
+    def __init__(self, cfg: SystemConfig, capacity: int) -> None:
+        t, u, m = cfg.episode_len, cfg.num_users, cfg.num_bs
+        self.capacity = capacity
+        self.size = 0
+        self.pos = 0
+        self.data = {
+            "positions": np.zeros((capacity, t + 1, u, 2), np.float32),
+            "coverage": np.zeros((capacity, t + 1, m, u), bool),
+            "actions": np.zeros((capacity, t, m), np.int64),
+            "update_ok": np.zeros((capacity, t, m), bool),
+            "team_reward": np.zeros((capacity, t), np.float32),
+            "local_reward": np.zeros((capacity, t, m), np.float32),
+        }
+
+    def add(self, episodes: dict[str, np.ndarray]) -> None:
+        n = len(episodes["actions"])
+        idx = (self.pos + np.arange(n)) % self.capacity
+        for k, v in self.data.items():
+            v[idx] = episodes[k]
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = int(min(self.size + n, self.capacity))
+
+    def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        idx = rng.integers(0, self.size, n)
+        return {k: v[idx] for k, v in self.data.items()}
+
+    def state(self) -> dict[str, Any]:
+        return {"size": self.size, "pos": self.pos, **{k: v.copy() for k, v in self.data.items()}}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.size, self.pos = int(state["size"]), int(state["pos"])
+        for k in self.data:
+            self.data[k][...] = state[k]
+
+
+def episode_features(cfg: SystemConfig, ep: dict[str, np.ndarray], extras: bool) -> np.ndarray:
+    """Inputs of every slot 0..T of a batch of stored episodes: (E, T+1, M, F)."""
+    e, t1 = ep["positions"].shape[:2]
+    m = cfg.num_bs
+    prev = np.zeros((e, t1, m), np.int64)
+    prev[:, 1:] = ep["actions"]
+    since = np.zeros((e, t1, m))
+    count = np.zeros((e, m))
+    for t in range(1, t1):  # a loop over slots (30), vectorised over episodes and BSs
+        count = np.where(ep["update_ok"][:, t - 1], 0.0, count + 1.0)
+        since[:, t] = count
+    return local_features(cfg, ep["positions"], ep["coverage"], prev, since, extras)
+
+
+# --------------------------------------------------------------------------------------------
+# acting
+
+
+class GreedyPolicy:
+    """Acts with the Q-networks: argmax over available actions, epsilon-greedy when asked."""
+
+    def __init__(self, trainer: MARLTrainer, epsilon: float = 0.0, rng=None) -> None:
+        self.tr = trainer
+        self.epsilon = epsilon
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def reset(self, num_envs: int) -> None:
+        m, h = self.tr.cfg.num_bs, self.tr.tc.hidden
+        self.h = torch.zeros(m, num_envs, h)
+        self.prev = np.zeros((num_envs, m), np.int64)
+        self.since = np.zeros((num_envs, m))
+
+    def act(self, obs: dict[str, np.ndarray], env: VectorDNTEnv) -> np.ndarray:
+        cfg, tc = self.tr.cfg, self.tr.tc
+        x = local_features(cfg, obs["state"], obs["coverage"], self.prev, self.since, tc.extras)
+        b, m = self.prev.shape
+        with torch.no_grad():
+            self.h = self.tr.net.step(torch.from_numpy(np.swapaxes(x, 0, 1)), self.h)
+            agent = np.repeat(np.arange(m), b)
+            _, best = self.tr.net.q_max(
+                self.h.reshape(m * b, -1),
+                agent,
+                np.swapaxes(obs["coverage"], 0, 1).reshape(m * b, -1),
+            )
+        out = best.reshape(m, b).T.copy()
+        if self.epsilon > 0:
+            if tc.explore_joint:  # one coin per environment, shared by its BSs
+                explore = np.repeat(
+                    self.rng.random((out.shape[0], 1)) < self.epsilon, out.shape[1], 1
+                )
+            else:
+                explore = self.rng.random(out.shape) < self.epsilon
+            u = cfg.num_users
+            on = self.rng.random((*out.shape, u + 1)) < tc.explore_serve_prob
+            on[..., 0] = self.rng.random(out.shape) < 0.5  # the update bit: a fair coin
+            rand = (on.astype(np.int64) << np.arange(u + 1, dtype=np.int64)).sum(-1)
+            out = np.where(explore, rand & allowed_bits(obs["coverage"]), out)
+        self.prev = out
+        return out
+
+    def observe(self, info: dict[str, np.ndarray]) -> None:
+        """Update the locally known extras after a step."""
+        ok = info["update_success"]
+        self.since = np.where(ok, 0.0, self.since + 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# the trainer
+
+
+def _epoch_env_seed(seed: int, epoch: int) -> int:
+    """Env seed of an epoch's collection episodes (below EVAL_SEED_BASE, never overlapping)."""
+    s = int(np.random.SeedSequence([int(seed), int(epoch), 0x5644]).generate_state(1)[0])
+    return s % (2**31)
+
+
+class MARLTrainer:
+    """Algorithm 2 for VDN or IQL; ``run`` trains (resuming from ``out_dir`` when possible)."""
+
+    def __init__(
+        self,
+        cfg: SystemConfig,
+        tc: TrainConfig,
+        seed: int,
+        predictor: Predictor | None = None,
+    ) -> None:
+        if tc.envs_per_epoch * tc.epochs < 1:
+            raise ValueError("no data would be collected")
+        self.cfg, self.tc, self.seed = cfg, tc, int(seed)
+        self.predictor = predictor
+        self.gen = torch.Generator().manual_seed(self.seed)
+        self.rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x4D41524C]))
+        f = feature_size(cfg, tc.extras)
+        self.net = QNetwork(cfg.num_bs, f, tc.hidden, cfg.num_actions, tc.head)
+        self.net.reset_parameters(self.gen)
+        self.target = QNetwork(cfg.num_bs, f, tc.hidden, cfg.num_actions, tc.head)
+        self._sync_targets()
+        # Adam on the dense layers; its lazy variant (SparseAdam) on the per-action head rows
+        self.opt = torch.optim.Adam(self.net.dense_parameters(), lr=tc.lr, foreach=True)
+        self.opt_sparse = torch.optim.SparseAdam(self.net.sparse_parameters(), lr=tc.lr)
+        self.buffer = EpisodeBuffer(cfg, tc.buffer_episodes)
+        self.env = VectorDNTEnv(cfg, num_envs=tc.envs_per_epoch, predictor=predictor)
+        self.epoch = 0
+        self.curve: list[dict[str, float]] = []
+        self.wall = 0.0
+
+    def _sync_targets(self) -> None:
+        self.target.load_state_dict(self.net.state_dict())
+
+    # -- Algorithm 2, data collection stage ----------------------------------------------------
+    def collect(self, epoch: int) -> dict[str, float]:
+        cfg, tc = self.cfg, self.tc
+        b, t_len, m = tc.envs_per_epoch, cfg.episode_len, cfg.num_bs
+        obs = self.env.reset(seed=_epoch_env_seed(self.seed, epoch))
+        pol = GreedyPolicy(self, epsilon=tc.epsilon(epoch), rng=self.rng)
+        pol.reset(b)
+        ep = {
+            "positions": np.zeros((b, t_len + 1, cfg.num_users, 2), np.float32),
+            "coverage": np.zeros((b, t_len + 1, m, cfg.num_users), bool),
+            "actions": np.zeros((b, t_len, m), np.int64),
+            "update_ok": np.zeros((b, t_len, m), bool),
+            "team_reward": np.zeros((b, t_len), np.float32),
+            "local_reward": np.zeros((b, t_len, m), np.float32),
+        }
+        for t in range(t_len):
+            ep["positions"][:, t] = obs["state"]
+            ep["coverage"][:, t] = obs["coverage"]
+            a = pol.act(obs, self.env)
+            obs, r, _, info = self.env.step(a)
+            pol.observe(info)
+            ep["actions"][:, t] = a
+            ep["update_ok"][:, t] = info["update_success"]
+            ep["team_reward"][:, t] = r
+            ep["local_reward"][:, t] = info["local_reward"]
+        final = info["final_obs"]  # the last step ended every episode: pre-reset observation
+        ep["positions"][:, t_len] = final["state"]
+        ep["coverage"][:, t_len] = final["coverage"]
+        self.buffer.add(ep)
+        return {"train_reward": float(ep["team_reward"].mean())}
+
+    # -- Algorithm 2, training stage -----------------------------------------------------------
+    def loss_on(self, ep: dict[str, np.ndarray]) -> torch.Tensor:
+        """The eq. (22) (VDN) or eq. (37) (IQL) loss on a batch of whole episodes."""
+        cfg, tc = self.cfg, self.tc
+        e, t_len, m = ep["actions"].shape
+        x = torch.from_numpy(episode_features(cfg, ep, tc.extras))  # (E, T+1, M, F)
+        taken = torch.from_numpy(ep["actions"])  # (E, T, M)
+        xs = x.permute(2, 1, 0, 3)  # (M, T+1, E, F)
+        h0 = torch.zeros(m, e, tc.hidden)  # whole episodes from a zero hidden state
+        hs = self.net.unroll(xs, h0).transpose(0, 1)  # (T+1, M, E, H)
+        with torch.no_grad():
+            hs_tgt = self.target.unroll(xs, h0).transpose(0, 1)
+        # rows ordered (t, m, e)
+        agent = np.repeat(np.arange(m), e)[None, :].repeat(t_len, 0).reshape(-1)
+        hq = hs[:t_len].reshape(t_len * m * e, -1)
+        a_taken = taken.permute(1, 2, 0).reshape(-1, 1)
+        q = self.net.q_of(hq, torch.from_numpy(agent), a_taken)
+        q_taken_t = q.reshape(t_len, m, e).permute(2, 0, 1)  # (E, T, M)
+        with torch.no_grad():
+            ht = hs_tgt[1:].reshape(t_len * m * e, -1)
+            cov_next = np.transpose(ep["coverage"][:, 1:], (1, 2, 0, 3)).reshape(t_len * m * e, -1)
+            nm, _ = self.target.q_max(ht, agent, cov_next)
+        next_max_t = nm.reshape(t_len, m, e).permute(2, 0, 1)  # (E, T, M)
+        not_done = torch.ones(e, t_len)
+        not_done[:, -1] = 0.0  # the time limit ends the episode (treated as terminal)
+        target = td_targets(
+            tc.algo,
+            tc.gamma,
+            torch.from_numpy(ep["team_reward"]),
+            torch.from_numpy(ep["local_reward"]),
+            next_max_t,
+            not_done,
+        )
+        return td_loss(tc.algo, q_taken_t, target.detach())
+
+    def update(self) -> float:
+        tc = self.tc
+        total = 0.0
+        for _ in range(tc.updates_per_epoch):
+            batch = self.buffer.sample(self.rng, tc.batch_episodes)
+            loss = self.loss_on(batch)
+            self.opt.zero_grad()
+            self.opt_sparse.zero_grad()
+            loss.backward()
+            clip_grad_norm(self.net.parameters(), tc.grad_clip)
+            self.opt.step()
+            self.opt_sparse.step()
+            total += float(loss.detach())
+        return total / tc.updates_per_epoch
+
+    def evaluate(self) -> dict[str, Any]:
+        """Greedy play on the fixed evaluation episodes (seeds disjoint from training)."""
+        return evaluate_policy(
+            self.cfg,
+            GreedyPolicy(self, epsilon=0.0),
+            episodes=self.tc.eval_episodes,
+            predictor=self.env.twin.predictor,
+            seed_base=EVAL_SEED_BASE,
+        )
+
+    def run_epoch(self) -> dict[str, float]:
+        start = time.perf_counter()
+        g = self.epoch
+        row: dict[str, float] = {"epoch": g + 1, "epsilon": self.tc.epsilon(g)}
+        row |= self.collect(g)
+        row["loss"] = self.update()
+        if (g + 1) % self.tc.target_update_epochs == 0:
+            self._sync_targets()
+        ev = self.evaluate()
+        row |= {f"eval_{k}": float(v) for k, v in ev.items() if k != "episodes"}
+        self.epoch += 1
+        self.wall += time.perf_counter() - start
+        row["wall_seconds"] = self.wall
+        self.curve.append(row)
+        return row
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(),
+            "train": dataclasses.asdict(self.tc),
+            "seed": self.seed,
+            "predictor": repr(self.env.twin.predictor),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        buf = self.buffer.state()
+        return {
+            "identity": json.dumps(self.identity(), sort_keys=True),
+            "epoch": self.epoch,
+            "net": self.net.state_dict(),
+            "target": self.target.state_dict(),
+            "opt": self.opt.state_dict(),
+            "opt_sparse": self.opt_sparse.state_dict(),
+            "gen": self.gen.get_state(),
+            "rng": json.dumps(self.rng.bit_generator.state),
+            "buffer": {k: torch.from_numpy(np.asarray(v)) for k, v in buf.items()},
+            "curve": json.dumps(self.curve),
+            "wall": self.wall,
+        }
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        mine = json.dumps(self.identity(), sort_keys=True)
+        if s["identity"] != mine:
+            raise ValueError(
+                "checkpoint belongs to another run (config, training settings, seed or twin "
+                "differ); use another --out folder"
+            )
+        self.epoch = int(s["epoch"])
+        self.net.load_state_dict(s["net"])
+        self.target.load_state_dict(s["target"])
+        self.opt.load_state_dict(s["opt"])
+        self.opt_sparse.load_state_dict(s["opt_sparse"])
+        self.gen.set_state(s["gen"])
+        self.rng.bit_generator.state = json.loads(s["rng"])
+        self.buffer.load({k: v.numpy() for k, v in s["buffer"].items()})
+        self.curve = json.loads(s["curve"])
+        self.wall = float(s["wall"])
+
+    def save(self, path: Path) -> None:
+        def write(p: Path) -> None:
+            buf = io.BytesIO()
+            torch.save(self.state_dict(), buf)
+            p.write_bytes(buf.getvalue())
+
+        atomic_write(path, write)
+
+    def load(self, path: Path) -> None:
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+CURVE_FIELDS = (
+    "epoch",
+    "epsilon",
+    "train_reward",
+    "loss",
+    "eval_reward",
+    "eval_sum_rate",
+    "eval_dnt_error",
+    "eval_updates_per_slot",
+    "eval_successful_updates_per_slot",
+    "eval_penalty_share",
+    "wall_seconds",
+)
+
+
+def _curve_csv(curve: list[dict[str, float]]) -> str:
+    lines = [",".join(CURVE_FIELDS)]
+    for row in curve:
+        vals = [str(int(row[k])) if k == "epoch" else repr(float(row[k])) for k in CURVE_FIELDS]
+        lines.append(",".join(vals))
+    return "\n".join(lines) + "\n"
+
+
+def train(
+    cfg: SystemConfig,
+    tc: TrainConfig,
+    seed: int,
+    out_dir: str | Path | None = None,
+    predictor: Predictor | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train VDN or IQL; with ``out_dir``, checkpoint each epoch, resume, and write results.
+
+    Writes ``out_dir/curve.csv`` (one row per epoch), ``out_dir/checkpoint.pt`` (to resume) and,
+    when all epochs are done, ``out_dir/metrics.json``. ``stop_after`` ends the call after that
+    many epochs of this call (to test resuming). Returns the metrics dict.
+    """
+    trainer = MARLTrainer(cfg, tc, seed, predictor=predictor)
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt = out / "checkpoint.pt" if out is not None else None
+    if ckpt is not None and ckpt.exists():
+        trainer.load(ckpt)
+    torch_threads = torch.get_num_threads()
+    bar = tqdm(
+        total=tc.epochs,
+        initial=trainer.epoch,
+        desc=f"{tc.algo.upper()} seed {seed}",
+        unit="epoch",
+        disable=not progress,
+    )
+    done_now = 0
+    while trainer.epoch < tc.epochs:
+        if stop_after is not None and done_now >= stop_after:
+            break
+        row = trainer.run_epoch()
+        done_now += 1
+        bar.update(1)
+        bar.set_postfix(reward=f"{row['eval_reward']:.2f}", eps=f"{row['epsilon']:.2f}")
+        if out is not None:
+            trainer.save(ckpt)
+            atomic_write(out / "curve.csv", lambda p: p.write_text(_curve_csv(trainer.curve)))
+    bar.close()
+    final = trainer.curve[-1] if trainer.curve else {}
+    metrics = {
+        "algo": tc.algo,
+        "seed": int(seed),
+        "epochs_done": trainer.epoch,
+        "complete": trainer.epoch >= tc.epochs,
+        "final": {k[5:]: v for k, v in final.items() if k.startswith("eval_")},
+        "best_eval_reward": max((r["eval_reward"] for r in trainer.curve), default=None),
+        "train_wall_seconds": trainer.wall,
+        "torch_threads": torch_threads,
+        "config": cfg.to_dict(),
+        "config_hash": cfg.config_hash(),
+        "train_config": dataclasses.asdict(tc),
+        "twin": repr(trainer.env.twin.predictor),
+    }
+    if out is not None and metrics["complete"]:
+        atomic_write_json(out / "metrics.json", metrics)
+    metrics["trainer"] = trainer
+    return metrics

@@ -1,0 +1,187 @@
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from dnt.baselines import RandomPolicy, baseline_policies, evaluate_policy
+from dnt.config import SystemConfig
+from dnt.env import VectorDNTEnv, allowed_bits
+from dnt.marl import (
+    GreedyPolicy,
+    MARLTrainer,
+    QNetwork,
+    TrainConfig,
+    actions_by_count,
+    feature_size,
+    td_loss,
+    td_targets,
+    train,
+)
+
+TINY = SystemConfig(num_users=4, num_rbs=4, episode_len=8)
+TINY_TC = dict(
+    epochs=4,
+    hidden=16,
+    envs_per_epoch=4,
+    updates_per_epoch=2,
+    batch_episodes=4,
+    buffer_episodes=32,
+    eval_episodes=4,
+    eps_decay_epochs=2,
+)
+
+
+def test_actions_by_count_enumerates_exactly_the_available_actions():
+    rng = np.random.default_rng(0)
+    u = 5
+    cov = rng.random((40, u)) < 0.5
+    seen = np.zeros(len(cov), bool)
+    for rows, acts in actions_by_count(cov):
+        for r, row in zip(rows, acts, strict=True):
+            seen[r] = True
+            allowed = allowed_bits(cov[r][None])[0]
+            expect = {a for a in range(2 ** (u + 1)) if a & ~allowed == 0}
+            assert set(row.tolist()) == expect and len(row) == len(expect)
+    assert seen.all()
+
+
+@pytest.mark.parametrize("head", ["factored", "plain"])
+def test_q_max_over_available_equals_masked_full_head(head):
+    gen = torch.Generator().manual_seed(0)
+    net = QNetwork(3, 7, 16, 2**6, head=head)
+    net.reset_parameters(gen)
+    with torch.no_grad():
+        net.head_w.weight.normal_(generator=gen)  # non-zero residuals for the factored head
+    rng = np.random.default_rng(1)
+    h = torch.randn(30, 16, generator=gen)
+    agent = rng.integers(0, 3, 30)
+    cov = rng.random((30, 5)) < 0.6
+    with torch.no_grad():
+        best, best_a = net.q_max(h, agent, cov)
+        for i in range(30):
+            full = net.q_all(h[i : i + 1], int(agent[i]))[0]
+            mask = torch.from_numpy((np.arange(64) & ~allowed_bits(cov[i][None])[0]) == 0)
+            ref = full.masked_fill(~mask, -torch.inf)
+            assert best[i] == pytest.approx(float(ref.max()), rel=1e-5, abs=1e-5)
+            assert full[best_a[i]] == pytest.approx(float(ref.max()), rel=1e-5, abs=1e-5)
+            assert mask[best_a[i]]  # masking never lets an unavailable action through
+
+
+def test_target_max_is_sum_of_per_agent_maxes():
+    """max over joint available actions of sum_m Q_m equals sum_m max_a Q_m (eq. 21)."""
+    gen = torch.Generator().manual_seed(2)
+    net = QNetwork(3, 5, 8, 2**4)
+    net.reset_parameters(gen)
+    rng = np.random.default_rng(3)
+    h = torch.randn(3, 8, generator=gen)
+    cov = rng.random((3, 3)) < 0.7
+    with torch.no_grad():
+        per_agent, _ = net.q_max(h, np.arange(3), cov)
+        tables = []
+        for m in range(3):
+            q = net.q_all(h[m : m + 1], m)[0]
+            allowed = allowed_bits(cov[m][None])[0]
+            tables.append([float(q[a]) for a in range(16) if a & ~allowed == 0])
+        joint = max(sum(c) for c in itertools.product(*tables))
+    assert float(per_agent.sum()) == pytest.approx(joint, rel=1e-6)
+
+
+def test_vdn_and_iql_losses_follow_the_equations():
+    gamma = 0.2
+    team = torch.tensor([[1.0, 2.0]])  # (E=1, T=2)
+    local = torch.tensor([[[0.5, 0.1, 0.2], [1.0, 0.3, 0.4]]])  # (1, 2, M=3)
+    next_max = torch.tensor([[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]])
+    not_done = torch.tensor([[1.0, 0.0]])
+    q = torch.tensor([[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]])
+    y = td_targets("vdn", gamma, team, local, next_max, not_done)
+    # eq. (21): y = r + gamma * sum_m max Q~_m; the last slot is terminal
+    np.testing.assert_allclose(y[..., 0].numpy(), [[1.0 + 0.2 * 6.0, 2.0]], rtol=1e-6)
+    # eq. (22): mean over transitions of (y - sum_m Q_m)^2
+    expect = ((1.0 + 1.2 - 0.6) ** 2 + (2.0 - 1.5) ** 2) / 2
+    assert float(td_loss("vdn", q, y)) == pytest.approx(expect, rel=1e-6)
+    # eq. (37): each agent on its local reward
+    yi = td_targets("iql", gamma, team, local, next_max, not_done)
+    np.testing.assert_allclose(
+        yi.numpy(), [[[0.5 + 0.2, 0.1 + 0.4, 0.2 + 0.6], [1.0, 0.3, 0.4]]], rtol=1e-6
+    )
+    expect_iql = float(((yi - q) ** 2).mean())
+    assert float(td_loss("iql", q, yi)) == pytest.approx(expect_iql, rel=1e-6)
+
+
+def test_greedy_and_exploring_actions_are_available():
+    for eps, joint in [(0.0, False), (0.7, False), (1.0, True)]:
+        tc = TrainConfig(**TINY_TC, explore_joint=joint, explore_serve_prob=0.8)
+        tr = MARLTrainer(TINY, tc, seed=0)
+        env = VectorDNTEnv(TINY, num_envs=6)
+        obs = env.reset(seed=4)
+        pol = GreedyPolicy(tr, epsilon=eps, rng=np.random.default_rng(0))
+        pol.reset(6)
+        for _ in range(TINY.episode_len):
+            a = pol.act(obs, env)
+            assert ((a & ~env.allowed_bits()) == 0).all()
+            obs, _, _, info = env.step(a)  # would raise on an unavailable action
+            pol.observe(info)
+
+
+def test_feature_size_matches(cfg):
+    tr = MARLTrainer(TINY, TrainConfig(**TINY_TC), seed=0)
+    assert tr.net.fc[0].in_features == feature_size(TINY, True) == 3 * 4 + 5 + 1
+
+
+def _weights(tr):
+    return {k: v.clone() for k, v in tr.net.state_dict().items()}
+
+
+def test_training_is_deterministic_and_resumes_exactly(tmp_path):
+    tc = TrainConfig(**TINY_TC)
+    full = train(TINY, tc, seed=3, out_dir=tmp_path / "a", progress=False)
+    again = train(TINY, tc, seed=3, progress=False)
+    assert full["trainer"].curve == [
+        {**r, "wall_seconds": a["wall_seconds"]}
+        for r, a in zip(again["trainer"].curve, full["trainer"].curve, strict=True)
+    ]
+    # interrupted after 1 epoch, then twice resumed from the folder
+    part = train(TINY, tc, seed=3, out_dir=tmp_path / "b", progress=False, stop_after=1)
+    assert not part["complete"] and not (tmp_path / "b" / "metrics.json").exists()
+    train(TINY, tc, seed=3, out_dir=tmp_path / "b", progress=False, stop_after=2)
+    resumed = train(TINY, tc, seed=3, out_dir=tmp_path / "b", progress=False)
+    assert resumed["complete"] and (tmp_path / "b" / "metrics.json").exists()
+    strip = [{k: v for k, v in r.items() if k != "wall_seconds"} for r in full["trainer"].curve]
+    strip_r = [
+        {k: v for k, v in r.items() if k != "wall_seconds"} for r in resumed["trainer"].curve
+    ]
+    assert strip == strip_r
+    wa, wb = _weights(full["trainer"]), _weights(resumed["trainer"])
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    csv = (tmp_path / "b" / "curve.csv").read_text().splitlines()
+    assert len(csv) == 1 + tc.epochs and csv[0].startswith("epoch,")
+    with pytest.raises(ValueError, match="another run"):
+        train(TINY, tc, seed=4, out_dir=tmp_path / "b", progress=False)
+
+
+def test_train_config_validation():
+    with pytest.raises(ValueError, match="algo"):
+        TrainConfig(algo="qmix")
+    with pytest.raises(ValueError, match="gamma"):
+        TrainConfig(gamma=1.0)
+    with pytest.raises(ValueError, match="head"):
+        TrainConfig(head="mlp")
+    with pytest.raises(ValueError, match="envs_per_epoch"):
+        TrainConfig(envs_per_epoch=0)
+    tc = TrainConfig(eps_start=1.0, eps_end=0.1, eps_decay_epochs=10)
+    assert (
+        tc.epsilon(0) == 1.0
+        and tc.epsilon(5) == pytest.approx(0.55)
+        and tc.epsilon(50) == pytest.approx(0.1)
+    )
+
+
+def test_baselines_run_and_are_distinct():
+    res = {k: evaluate_policy(TINY, p, episodes=8) for k, p in baseline_policies(TINY).items()}
+    assert res["nearest_always_update"]["updates_per_slot"] == TINY.num_bs
+    assert res["nearest_never_update"]["updates_per_slot"] == 0
+    assert res["nearest_never_update"]["penalty_share"] == 0  # nearest BS: one server per user
+    again = evaluate_policy(TINY, RandomPolicy(0), episodes=8)
+    assert again == res["random"]  # fixed evaluation episodes and seed

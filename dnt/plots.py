@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from dnt.twin import Predictor, history_windows
 
-__all__ = ["figure2", "one_step_predictions"]
+__all__ = ["complexity_figure", "figure2", "figure3", "one_step_predictions"]
 
 
 def one_step_predictions(predictor: Predictor, trajectory: np.ndarray, k: int) -> np.ndarray:
@@ -60,4 +60,70 @@ def figure2(
     axes[0].set_ylabel("y")
     axes[0].legend(fontsize="small")
     fig.suptitle(title or "One-step twin predictions along a test trajectory")
+    return fig
+
+
+def figure3(
+    curves: dict[str, np.ndarray],
+    epochs: np.ndarray | None = None,
+    title: str | None = None,
+    ylabel: str = "average reward per slot (greedy evaluation)",
+) -> Figure:
+    """Fig. 3: average reward per epoch for each method, mean and 95% bootstrap band over seeds.
+
+    ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, epochs).
+    """
+    from dnt.experiments import mean_ci
+
+    if not curves:
+        raise ValueError("curves is empty: give at least one method's (seeds, epochs) array")
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for i, (label, values) in enumerate(curves.items()):
+        v = np.atleast_2d(np.asarray(values, dtype=float))
+        x = np.arange(1, v.shape[1] + 1) if epochs is None else np.asarray(epochs)
+        mean, low, high = mean_ci(v)
+        ax.plot(x, mean, color=f"C{i}", label=f"{label} (mean of {v.shape[0]} seeds)")
+        if v.shape[0] > 1:
+            ax.fill_between(x, low, high, color=f"C{i}", alpha=0.25, lw=0)
+    ax.set_xlabel("training epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(title or "Convergence of VDN and IQL (bands: 95% bootstrap CI over seeds)")
+    return fig
+
+
+def complexity_figure(result: dict) -> Figure:
+    """Measured decision time per slot against the orders of eq. (25), both axes logarithmic.
+
+    ``result`` is :func:`dnt.experiments.measure_decision_time` output. Each predicted order is
+    scaled to pass through the first measurement, so the slopes can be compared.
+    """
+    fig = Figure(figsize=(9.6, 3.8), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    us = result["users"]
+    u = [r["U"] for r in us]
+    full = np.array([r["full_head_ms"] for r in us])
+    avail = np.array([r["available_ms"] for r in us])
+    order = np.array([r["order_eq25_q"] for r in us], dtype=float)
+    ax1.plot(u, full, "o-", label="Q-networks, full 2^(U+1) head")
+    ax1.plot(u, avail, "s-", label="Q-networks, available actions only")
+    ax1.plot(u, order / order[0] * full[0], "k--", label="order of eq. (25), scaled")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("users U (N = 12)")
+    ax1.set_ylabel("time per slot (ms)")
+    ax1.legend(fontsize="small")
+    rb = result["rbs"]
+    n = [r["N"] for r in rb]
+    alloc = np.array([r["allocation_ms"] for r in rb])
+    order_h = np.array([r["order_eq25_hungarian"] for r in rb], dtype=float)
+    ax2.plot(n, alloc, "o-", color="C2", label="Algorithm 1 (3 BSs)")
+    ax2.plot(n, order_h / order_h[0] * alloc[0], "k--", label="sum_m |U^m|^2 N, scaled")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("RBs per BS N (U = 12)")
+    ax2.legend(fontsize="small")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle("Decision time per slot (median over random slots, one core)")
     return fig

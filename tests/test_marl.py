@@ -185,3 +185,50 @@ def test_baselines_run_and_are_distinct():
     assert res["nearest_never_update"]["penalty_share"] == 0  # nearest BS: one server per user
     again = evaluate_policy(TINY, RandomPolicy(0), episodes=8)
     assert again == res["random"]  # fixed evaluation episodes and seed
+
+
+def test_a_tiny_configuration_learns_above_random():
+    """Two BSs with disjoint coverage: the greedy VDN policy beats random actions clearly."""
+    cfg = SystemConfig(
+        num_users=3,
+        num_rbs=3,
+        episode_len=8,
+        bs_positions=((-15.0, 0.0), (15.0, 0.0)),
+        coverage_radius=14.0,
+        area_x=(-30.0, 30.0),
+        area_y=(-10.0, 10.0),
+        cloud_position=(0.0, 10.0),
+    )
+    tc = TrainConfig(
+        epochs=20,
+        hidden=16,
+        envs_per_epoch=8,
+        updates_per_epoch=4,
+        batch_episodes=8,
+        buffer_episodes=200,
+        eval_episodes=8,
+        eps_decay_epochs=10,
+        lr=3e-3,
+    )
+    m = train(cfg, tc, seed=0, progress=False)
+    random_reward = evaluate_policy(cfg, RandomPolicy(0), episodes=8)["reward"]
+    assert m["final"]["reward"] > random_reward + 1.0
+
+
+def test_cli_train_writes_results(tmp_path):
+    from dnt.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--algo", "iql", "--seed", "1", "--epochs", "2", "--out", str(out)]
+    args += ["--twin", "hold_last", "--no-progress", "--set", "num_users=4"]
+    args += ["--set", "episode_len=6", "--train-set", "envs_per_epoch=2"]
+    args += ["--train-set", "batch_episodes=2", "--train-set", "eval_episodes=2"]
+    assert main(args) == 0
+    import json
+
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["algo"] == "iql" and m["seed"] == 1 and m["complete"]
+    assert m["config"]["num_users"] == 4 and m["config"]["twin_predictor"] == "hold_last"
+    assert {"reward", "sum_rate", "dnt_error", "updates_per_slot"} <= set(m["final"])
+    assert len((out / "curve.csv").read_text().splitlines()) == 3
+    assert main([*args[:-2], "--train-set", "bogus=1"]) == 2

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from dnt.experiments import atomic_write, atomic_write_json, mean_ci, measure_decision_time
+from dnt.plots import complexity_figure, figure3
+
+
+def test_mean_ci_brackets_the_mean_and_is_seeded():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(5, 7))
+    m, lo, hi = mean_ci(v)
+    np.testing.assert_allclose(m, v.mean(0))
+    assert (lo <= m).all() and (m <= hi).all() and (hi - lo > 0).all()
+    again = mean_ci(v)
+    np.testing.assert_array_equal(lo, again[1])
+    np.testing.assert_array_equal(hi, again[2])
+    one = mean_ci(v[:1])
+    np.testing.assert_array_equal(one[1], v[0])
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    path = tmp_path / "x.json"
+    atomic_write_json(path, {"a": 1})
+    assert path.read_text().strip().startswith("{")
+
+    def boom(p):
+        p.write_text("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "y.txt", boom)
+    assert not (tmp_path / "y.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_figure3_draws_bands():
+    rng = np.random.default_rng(1)
+    fig = figure3({"VDN": rng.normal(size=(3, 10)), "IQL": rng.normal(size=(3, 10))})
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and len(ax.collections) == 2
+    with pytest.raises(ValueError, match="empty"):
+        figure3({})
+
+
+def test_decision_time_measurement_runs():
+    r = measure_decision_time(users=(3, 5), rbs=(4, 8), hidden=16, repeats=2)
+    assert [row["U"] for row in r["users"]] == [3, 5]
+    assert all(row["full_head_ms"] > 0 and row["available_ms"] > 0 for row in r["users"])
+    assert r["users"][1]["order_eq25_q"] > r["users"][0]["order_eq25_q"]
+    assert [row["N"] for row in r["rbs"]] == [4, 8]
+    assert len(complexity_figure(r).axes) == 2

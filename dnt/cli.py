@@ -2,6 +2,7 @@
 
 ``twin``   train the GRU twin of a scenario and evaluate it against hold-last and the Bayes floor.
 ``train``  train VDN or IQL (Algorithm 2), resumable, with a per-epoch evaluation curve.
+``reproduce``  run what is missing for Figs. 2-6, draw them, and check the paper's claims.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _config(args: argparse.Namespace) -> SystemConfig:
 
 
 def cmd_twin(args: argparse.Namespace) -> int:
-    from dnt.experiments import atomic_write, atomic_write_json
+    from dnt._io import atomic_write, atomic_write_json
     from dnt.plots import figure2, one_step_predictions
     from dnt.twin import (
         BayesPredictor,
@@ -134,6 +135,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from dnt.experiments import FIGURES, reproduce
+
+    figs = FIGURES if (not args.figures or "all" in args.figures) else tuple(args.figures)
+    bad = [f for f in figs if f not in FIGURES]
+    if bad:
+        raise ValueError(f"unknown figure(s) {bad}: choose from {', '.join(FIGURES)} or all")
+    out = reproduce(
+        figs,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        quick=args.quick,
+        root=args.root,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{out['runs']} runs ({out['trained_now']} trained now) in {out['seconds']:.1f} s; "
+        f"figures and claims in {out['root']}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dnt", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -163,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="SystemConfig override")
     r.add_argument("--train-set", action="append", metavar="KEY=VALUE", help="TrainConfig override")
     r.set_defaults(func=cmd_train)
+    q = sub.add_parser("reproduce", help="Figs. 2-6 and the claims table (result store)")
+    q.add_argument("figures", nargs="*", help="fig2 fig3 fig4 fig5 fig6, or all (default: all)")
+    q.add_argument("--seeds", type=int, default=5, help="seeds per setting (default 5)")
+    q.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")
+    q.add_argument("--quick", action="store_true", help="tiny budget (tests, CI)")
+    q.add_argument("--root", default=None, help="result store (default results/)")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=cmd_reproduce)
     return p
 
 

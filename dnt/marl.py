@@ -35,10 +35,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from dnt._io import atomic_write, atomic_write_json
 from dnt.baselines import EVAL_SEED_BASE, evaluate_policy
 from dnt.config import SystemConfig
 from dnt.env import VectorDNTEnv, allowed_bits
-from dnt.experiments import atomic_write, atomic_write_json
 from dnt.twin import Predictor
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "QNetwork",
     "TrainConfig",
     "available_actions",
+    "available_pairs",
     "local_features",
     "td_targets",
     "train",
@@ -75,7 +76,8 @@ class TrainConfig:
     eps_end: float = 0.05  # ... reached after eps_decay_epochs and kept
     eps_decay_epochs: int = 40  # linear decay length, epochs
     grad_clip: float = 10.0  # max gradient norm per step
-    eval_episodes: int = 16  # fixed greedy evaluation episodes, after every epoch
+    eval_episodes: int = 16  # fixed greedy evaluation episodes
+    eval_every: int = 1  # evaluate after every k-th epoch (and always after the last), epochs
     extras: bool = True  # feed the previous action and slots since the last successful update
     head: str = "factored"  # Q-head parameterisation, see QNetwork ("factored" or "plain")
     explore_serve_prob: float = 0.5  # random actions serve each covered user with this prob.
@@ -93,6 +95,7 @@ class TrainConfig:
             "buffer_episodes",
             "target_update_epochs",
             "eval_episodes",
+            "eval_every",
         ):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -216,6 +219,26 @@ def actions_by_count(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def available_pairs(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, available action) pair of coverage rows ``cov`` (R, U), flattened.
+
+    Row r has 2**(c_r + 1) available actions (c_r covered users); slot k of a row encodes the
+    update bit (k & 1) and, in bits k >> 1, which covered users (in index order) are served.
+    Returns (row index (P,), action id (P,)), rows in order, slots in order within a row.
+    """
+    cov = np.asarray(cov, dtype=bool)
+    r_n, u = cov.shape
+    count = cov.sum(-1)
+    size = np.int64(2) ** (count + 1)
+    row = np.repeat(np.arange(r_n), size)
+    start = np.cumsum(size) - size
+    k = np.arange(len(row), dtype=np.int64) - np.repeat(start, size)
+    rank = (np.cumsum(cov, axis=-1) - cov).astype(np.int64)  # covered users before user i
+    bits = (k[:, None] >> (1 + rank[row])) & cov[row]  # (P, U): user i served in slot k
+    acts = (k & 1) | (bits << np.arange(1, u + 1, dtype=np.int64)).sum(-1)
+    return row, acts
+
+
 # --------------------------------------------------------------------------------------------
 # the Q-network
 
@@ -321,27 +344,25 @@ class QNetwork(nn.Module):
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Max Q over the available actions of each row, and the maximising action id.
 
-        ``h`` (R, H), ``agent`` (R,) BS of each row, ``cov`` (R, U) its coverage. Rows are
-        grouped by their number of covered users, so no padding is evaluated; very large
-        groups use dense products with the whole head.
+        ``h`` (R, H), ``agent`` (R,) BS of each row, ``cov`` (R, U) its coverage. Every
+        (row, available action) pair is listed once (no padding) and evaluated in one pass;
+        ties go to the lowest action slot.
         """
-        best = torch.empty(h.shape[0])
-        best_a = np.zeros(h.shape[0], np.int64)
-        for rows, acts in actions_by_count(cov):
-            r = torch.from_numpy(rows)
-            a = torch.from_numpy(acts)
-            ag = torch.from_numpy(agent[rows])
-            if acts.shape[1] > 1024:  # cheaper to compute every action, then pick
-                q = torch.empty(acts.shape)
-                for m in torch.unique(ag).tolist():
-                    sel = torch.nonzero(ag == m)[:, 0]
-                    q[sel] = torch.gather(self.q_all(h[r[sel]], m), 1, a[sel])
-            else:
-                q = self.q_of(h[r], ag, a)
-            v, j = q.max(dim=-1)
-            best[r] = v
-            best_a[rows] = acts[np.arange(len(rows)), j.numpy()]
-        return best, best_a
+        row, acts = available_pairs(cov)
+        r = torch.from_numpy(row)
+        a = torch.from_numpy(acts)
+        ag = torch.from_numpy(np.asarray(agent, dtype=np.int64))
+        idx = ag[r] * self.num_actions + a
+        q = (self.head_w(idx) * h[r]).sum(-1) + self.head_b(idx)[:, 0]
+        if self.head == "factored":
+            per_bit = (self.bit_w[ag] @ h.unsqueeze(-1)).squeeze(-1) + self.bit_b[ag]  # (R, U+1)
+            q = q + (self._bits(a) * per_bit[r]).sum(-1)
+        n = h.shape[0]
+        best = torch.full((n,), -torch.inf).scatter_reduce(0, r, q, "amax", include_self=True)
+        pos = torch.arange(len(q))
+        cand = torch.where(q == best[r], pos, torch.full_like(pos, len(q)))
+        first = torch.full((n,), len(q)).scatter_reduce(0, r, cand, "amin", include_self=True)
+        return best, acts[first.numpy()]
 
 
 def clip_grad_norm(params, max_norm: float) -> float:
@@ -633,8 +654,9 @@ class MARLTrainer:
         row["loss"] = self.update()
         if (g + 1) % self.tc.target_update_epochs == 0:
             self._sync_targets()
-        ev = self.evaluate()
-        row |= {f"eval_{k}": float(v) for k, v in ev.items() if k != "episodes"}
+        if (g + 1) % self.tc.eval_every == 0 or g + 1 == self.tc.epochs:
+            ev = self.evaluate()
+            row |= {f"eval_{k}": float(v) for k, v in ev.items() if k != "episodes"}
         self.epoch += 1
         self.wall += time.perf_counter() - start
         row["wall_seconds"] = self.wall
@@ -714,7 +736,10 @@ CURVE_FIELDS = (
 def _curve_csv(curve: list[dict[str, float]]) -> str:
     lines = [",".join(CURVE_FIELDS)]
     for row in curve:
-        vals = [str(int(row[k])) if k == "epoch" else repr(float(row[k])) for k in CURVE_FIELDS]
+        vals = [
+            str(int(row[k])) if k == "epoch" else (repr(float(row[k])) if k in row else "")
+            for k in CURVE_FIELDS
+        ]
         lines.append(",".join(vals))
     return "\n".join(lines) + "\n"
 
@@ -754,19 +779,23 @@ def train(
         row = trainer.run_epoch()
         done_now += 1
         bar.update(1)
-        bar.set_postfix(reward=f"{row['eval_reward']:.2f}", eps=f"{row['epsilon']:.2f}")
+        if "eval_reward" in row:
+            bar.set_postfix(reward=f"{row['eval_reward']:.2f}", eps=f"{row['epsilon']:.2f}")
         if out is not None:
             trainer.save(ckpt)
             atomic_write(out / "curve.csv", lambda p: p.write_text(_curve_csv(trainer.curve)))
     bar.close()
-    final = trainer.curve[-1] if trainer.curve else {}
+    evaluated = [r for r in trainer.curve if "eval_reward" in r]
+    final = evaluated[-1] if evaluated else {}
     metrics = {
         "algo": tc.algo,
         "seed": int(seed),
         "epochs_done": trainer.epoch,
         "complete": trainer.epoch >= tc.epochs,
         "final": {k[5:]: v for k, v in final.items() if k.startswith("eval_")},
-        "best_eval_reward": max((r["eval_reward"] for r in trainer.curve), default=None),
+        "best_eval_reward": max(
+            (r["eval_reward"] for r in trainer.curve if "eval_reward" in r), default=None
+        ),
         "train_wall_seconds": trainer.wall,
         "torch_threads": torch_threads,
         "config": cfg.to_dict(),

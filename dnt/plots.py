@@ -9,7 +9,15 @@ from matplotlib.figure import Figure
 
 from dnt.twin import Predictor, history_windows
 
-__all__ = ["complexity_figure", "figure2", "figure3", "one_step_predictions"]
+__all__ = [
+    "complexity_figure",
+    "figure2",
+    "figure3",
+    "figure4",
+    "figure5",
+    "figure6",
+    "one_step_predictions",
+]
 
 
 def one_step_predictions(predictor: Predictor, trajectory: np.ndarray, k: int) -> np.ndarray:
@@ -126,4 +134,101 @@ def complexity_figure(result: dict) -> Figure:
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
     fig.suptitle("Decision time per slot (median over random slots, one core)")
+    return fig
+
+
+def _sweep(
+    x: Sequence[float],
+    methods: dict[str, dict[str, np.ndarray]],
+    baselines: dict[str, dict[str, np.ndarray]],
+    xlabel: str,
+    title: str,
+) -> Figure:
+    """Two panels (average DNT error, average data rate per user) against a swept setting.
+
+    ``methods[label][metric]`` is (seeds, len(x)): mean and 95% bootstrap interval are drawn;
+    ``baselines[label][metric]`` is (len(x),) (deterministic policies), drawn dashed.
+    """
+    from dnt.experiments import mean_ci
+
+    fig = Figure(figsize=(10.0, 4.0), layout="constrained")
+    axes = fig.subplots(1, 2)
+    panels = (("dnt_error", "average DNT error per user"), ("rate", "average data rate per user"))
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for i, (name, res) in enumerate(methods.items()):
+            mean, low, high = mean_ci(res[key])
+            ax.errorbar(
+                x,
+                mean,
+                yerr=[mean - low, high - mean],
+                fmt="o-",
+                color=f"C{i}",
+                capsize=3,
+                label=f"{name} ({np.atleast_2d(res[key]).shape[0]} seeds, 95% CI)",
+            )
+        for j, (name, res) in enumerate(baselines.items()):
+            ax.plot(x, res[key], ls="--", marker=".", color=f"C{j + 2}", alpha=0.8, label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="x-small")
+    fig.suptitle(title)
+    return fig
+
+
+def figure4(
+    eps_values: Sequence[float],
+    methods: dict[str, dict[str, np.ndarray]],
+    baselines: dict[str, dict[str, np.ndarray]] | None = None,
+) -> Figure:
+    """Fig. 4: average DNT error and data rate as epsilon varies (N = 9)."""
+    return _sweep(
+        eps_values,
+        methods,
+        baselines or {},
+        "weight epsilon",
+        "Average DNT error and data rate as epsilon varies (N = 9)",
+    )
+
+
+def figure5(
+    user_values: Sequence[int],
+    methods: dict[str, dict[str, np.ndarray]],
+    baselines: dict[str, dict[str, np.ndarray]] | None = None,
+) -> Figure:
+    """Fig. 5: average DNT error and data rate as the number of users varies."""
+    return _sweep(
+        user_values,
+        methods,
+        baselines or {},
+        "number of users U",
+        "Average DNT error and data rate as U varies (epsilon = 0.25, N = 12)",
+    )
+
+
+def figure6(methods: dict[str, dict[str, np.ndarray]]) -> Figure:
+    """Fig. 6: BSs updating the twin and DNT error at each slot of one evaluation episode.
+
+    ``methods[label]["updates"]`` and ``["dnt_error"]`` are (seeds, T): the same evaluation
+    episode played by each seed's trained policy; mean and 95% bootstrap band over seeds.
+    """
+    from dnt.experiments import mean_ci
+
+    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    for i, (name, res) in enumerate(methods.items()):
+        for ax, key in ((ax1, "updates"), (ax2, "dnt_error")):
+            v = np.atleast_2d(np.asarray(res[key], dtype=float))
+            t = np.arange(1, v.shape[1] + 1)
+            mean, low, high = mean_ci(v)
+            ax.plot(t, mean, "o-", ms=3, color=f"C{i}", label=f"{name} ({v.shape[0]} seeds)")
+            if v.shape[0] > 1:
+                ax.fill_between(t, low, high, color=f"C{i}", alpha=0.2, lw=0)
+    ax1.set_ylabel("BSs updating the twin")
+    ax2.set_ylabel("DNT error per user")
+    ax2.set_xlabel("slot of the evaluation episode")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    ax1.legend(fontsize="small")
+    fig.suptitle("One evaluation episode (epsilon = 0.25, N = 12)")
     return fig

@@ -344,14 +344,18 @@ class QNetwork(nn.Module):
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Max Q over the available actions of each row, and the maximising action id.
 
-        ``h`` (R, H), ``agent`` (R,) BS of each row, ``cov`` (R, U) its coverage. Every
-        (row, available action) pair is listed once (no padding) and evaluated in one pass;
-        ties go to the lowest action slot.
+        ``h`` (R, H), ``agent`` (R,) BS of each row, ``cov`` (R, U) its coverage. Only
+        available actions are evaluated: for few rows every (row, action) pair in one pass,
+        for many rows by groups of rows with the same number of covered users (less memory).
+        Ties go to the lowest action slot.
         """
+        agent = np.asarray(agent, dtype=np.int64)
+        if h.shape[0] > 256:
+            return self._q_max_grouped(h, agent, cov)
         row, acts = available_pairs(cov)
         r = torch.from_numpy(row)
         a = torch.from_numpy(acts)
-        ag = torch.from_numpy(np.asarray(agent, dtype=np.int64))
+        ag = torch.from_numpy(agent)
         idx = ag[r] * self.num_actions + a
         q = (self.head_w(idx) * h[r]).sum(-1) + self.head_b(idx)[:, 0]
         if self.head == "factored":
@@ -363,6 +367,27 @@ class QNetwork(nn.Module):
         cand = torch.where(q == best[r], pos, torch.full_like(pos, len(q)))
         first = torch.full((n,), len(q)).scatter_reduce(0, r, cand, "amin", include_self=True)
         return best, acts[first.numpy()]
+
+    def _q_max_grouped(
+        self, h: torch.Tensor, agent: np.ndarray, cov: np.ndarray
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        best = torch.empty(h.shape[0])
+        best_a = np.zeros(h.shape[0], np.int64)
+        for rows, acts in actions_by_count(cov):
+            r = torch.from_numpy(rows)
+            a = torch.from_numpy(acts)
+            ag = torch.from_numpy(agent[rows])
+            if acts.shape[1] > 1024:  # cheaper to compute every action, then pick
+                q = torch.empty(acts.shape)
+                for m in torch.unique(ag).tolist():
+                    sel = torch.nonzero(ag == m)[:, 0]
+                    q[sel] = torch.gather(self.q_all(h[r[sel]], m), 1, a[sel])
+            else:
+                q = self.q_of(h[r], ag, a)
+            v, j = q.max(dim=-1)  # first maximum: the lowest slot
+            best[r] = v
+            best_a[rows] = acts[np.arange(len(rows)), j.numpy()]
+        return best, best_a
 
 
 def clip_grad_norm(params, max_norm: float) -> float:

@@ -46,20 +46,20 @@ def test_actions_by_count_enumerates_exactly_the_available_actions():
     assert seen.all()
 
 
-@pytest.mark.parametrize("head", ["factored", "plain"])
-def test_q_max_over_available_equals_masked_full_head(head):
+@pytest.mark.parametrize(("head", "rows"), [("factored", 30), ("plain", 30), ("factored", 300)])
+def test_q_max_over_available_equals_masked_full_head(head, rows):
     gen = torch.Generator().manual_seed(0)
     net = QNetwork(3, 7, 16, 2**6, head=head)
     net.reset_parameters(gen)
     with torch.no_grad():
         net.head_w.weight.normal_(generator=gen)  # non-zero residuals for the factored head
     rng = np.random.default_rng(1)
-    h = torch.randn(30, 16, generator=gen)
-    agent = rng.integers(0, 3, 30)
-    cov = rng.random((30, 5)) < 0.6
+    h = torch.randn(rows, 16, generator=gen)
+    agent = rng.integers(0, 3, rows)
+    cov = rng.random((rows, 5)) < 0.6
     with torch.no_grad():
         best, best_a = net.q_max(h, agent, cov)
-        for i in range(30):
+        for i in range(rows):
             full = net.q_all(h[i : i + 1], int(agent[i]))[0]
             mask = torch.from_numpy((np.arange(64) & ~allowed_bits(cov[i][None])[0]) == 0)
             ref = full.masked_fill(~mask, -torch.inf)

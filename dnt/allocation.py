@@ -34,7 +34,7 @@ from dnt.channel import (
 )
 from dnt.config import SystemConfig
 
-__all__ = ["AllocationInfo", "allocate", "allocate_batch"]
+__all__ = ["AllocationInfo", "allocate", "allocate_batch", "trace"]
 
 
 @dataclass(frozen=True)
@@ -303,3 +303,50 @@ def allocate(
         raise ValueError(f"user_pos has shape {user_pos.shape}: allocate needs (U, 2)")
     x, y, _ = allocate_batch(cfg, user_pos[None], fading[None], assoc[None], sync[None])
     return x[0], y[0]
+
+
+def trace(
+    cfg: SystemConfig,
+    user_pos: np.ndarray,
+    fading: np.ndarray,
+    assoc: np.ndarray,
+    sync: np.ndarray,
+) -> list[dict]:
+    """Algorithm 1 on one slot, stage by stage (for reading, not speed).
+
+    For each BS m in index order: the cloud rate it would get on each RB given the BSs before
+    it (eq. 4), the RB it picks for its update, the rate matrix of eq. (18) of its users on its
+    free RBs, and the matching chosen. Uses the same code as :func:`allocate`.
+    """
+    user_pos, fading, assoc, sync = _check_inputs(cfg, user_pos, fading, assoc, sync)
+    x, y = allocate(cfg, user_pos, fading, assoc, sync)
+    gains = user_gains(cfg, user_pos[None], fading[None])
+    pc = cfg.tx_power * cloud_gains(cfg)
+    stages = []
+    for m in range(cfg.num_bs):
+        src = (np.arange(cfg.num_bs) < m)[None, :].astype(float)
+        xb, yb = x[None].copy(), y[None].copy()
+        xb[:, m:] = False  # only the BSs before m have decided
+        yb[:, m:] = False
+        cloud = _shannon(cfg, pc[m], cloud_interference(cfg, xb, yb, src)[0, 0])
+        yb[0, m] = y[m]
+        w = _shannon(
+            cfg,
+            cfg.tx_power * gains[0, m][:, None],
+            user_interference(cfg, gains, xb, yb, src)[0, 0],
+        )
+        users = np.flatnonzero(assoc[m])
+        free = np.flatnonzero(~y[m])
+        stages.append(
+            {
+                "bs": m,
+                "cloud_rate_per_rb": cloud,
+                "update_rb": int(np.flatnonzero(y[m])[0]) if y[m].any() else None,
+                "users": users,
+                "free_rbs": free,
+                "rates": w[np.ix_(users, free)],
+                "matching": [(int(u), int(n)) for u, n in zip(*np.nonzero(x[m]), strict=True)],
+                "stage_value": float(sum(w[u, n] for u, n in zip(*np.nonzero(x[m]), strict=True))),
+            }
+        )
+    return stages

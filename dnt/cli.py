@@ -139,9 +139,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from dnt.experiments import FIGURES, reproduce
 
     figs = FIGURES if (not args.figures or "all" in args.figures) else tuple(args.figures)
-    bad = [f for f in figs if f not in FIGURES]
+    bad = [f for f in figs if f not in (*FIGURES, "ablations")]
     if bad:
-        raise ValueError(f"unknown figure(s) {bad}: choose from {', '.join(FIGURES)} or all")
+        raise ValueError(
+            f"unknown figure(s) {bad}: choose from {', '.join(FIGURES)}, all or ablations"
+        )
     out = reproduce(
         figs,
         seeds=args.seeds,

@@ -11,7 +11,15 @@ from scipy import stats
 
 from dnt._io import atomic_write, atomic_write_json
 
-__all__ = ["atomic_write", "atomic_write_json", "mean_ci", "measure_decision_time"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_json",
+    "mean_ci",
+    "measure_decision_time",
+    "reproduce",
+    "training_summary",
+    "twin_report",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,7 +264,33 @@ def train_config(algo: str, quick: bool, curve: bool = True) -> Any:
     return tc if curve else tc.__class__(**{**tc.__dict__, "eval_every": tc.epochs})
 
 
+#: Training ablations (not a paper figure; ``reproduce ablations``): at Fig. 3's settings, the
+#: printed reading of eq. (16) for both methods, and VDN without the locally known extras and
+#: with the plain head. At most ``ABLATION_SEEDS`` seeds.
+ABLATIONS = ("printed_reward", "no_extras", "plain_head")
+ABLATION_SEEDS = 3
+
+
+def ablation_cells(seeds: int, quick: bool) -> dict[str, list[Cell]]:
+    """The ablation runs by name; the reference runs are Fig. 3's own cells."""
+    import dataclasses
+
+    n = min(seeds, ABLATION_SEEDS)
+    cfg = figure_configs("fig3")[0]
+    printed = cfg.replace(serve_condition="exactly_once")
+    vdn = train_config("vdn", quick)
+    return {
+        "printed_reward": [
+            Cell(printed, train_config(a, quick), s) for a in ("vdn", "iql") for s in range(n)
+        ],
+        "no_extras": [Cell(cfg, dataclasses.replace(vdn, extras=False), s) for s in range(n)],
+        "plain_head": [Cell(cfg, dataclasses.replace(vdn, head="plain"), s) for s in range(n)],
+    }
+
+
 def figure_cells(fig: str, seeds: int, quick: bool) -> list[Cell]:
+    if fig == "ablations":
+        return [c for cells in ablation_cells(seeds, quick).values() for c in cells]
     return [
         Cell(cfg, train_config(algo, quick, curve=fig == "fig3"), s)
         for cfg in figure_configs(fig)
@@ -343,14 +377,23 @@ def _twin_settings(quick: bool) -> tuple[Any, int]:
     return (GRUTrainConfig(**QUICK_TWIN), QUICK_TWIN_TRAJ) if quick else (GRUTrainConfig(), 2000)
 
 
+def _twin_path(cfg: Any, store: ResultStore, quick: bool) -> Any:
+    """Where the store keeps a scenario's twin: keyed by the scenario and the training settings."""
+    import dataclasses
+
+    from dnt.twin import twin_key
+
+    tc, n_traj = _twin_settings(quick)
+    return store.twins / f"gru-{twin_key(cfg)}-{_hash(dataclasses.asdict(tc))[:8]}-n{n_traj}.pt"
+
+
 def _scenario_twin(cfg: Any, store: ResultStore, quick: bool) -> Any:
     """The scenario's GRU twin from the store (trained once per scenario when missing)."""
     from dnt._gru import GRUPredictor, train_gru
-    from dnt.twin import make_twin_dataset, twin_key
+    from dnt.twin import make_twin_dataset
 
     tc, n_traj = _twin_settings(quick)
-    name = f"gru-{twin_key(cfg)}-{_hash(__import__('dataclasses').asdict(tc))[:8]}-n{n_traj}.pt"
-    path = store.twins / name
+    path = _twin_path(cfg, store, quick)
     if path.exists():
         try:
             return GRUPredictor.load(path, cfg)
@@ -464,8 +507,10 @@ def reproduce(
     from dnt.baselines import baseline_policies, evaluate_policy
 
     for f in figs:
-        if f not in FIGURES:
-            raise ValueError(f"figure {f!r} unknown: must be one of {FIGURES} or 'all'")
+        if f not in (*FIGURES, "ablations"):
+            raise ValueError(
+                f"figure {f!r} unknown: must be one of {FIGURES}, 'all' or 'ablations'"
+            )
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds={seeds!r} is invalid: must be an integer >= 1")
     jobs = jobs or os.cpu_count() or 1
@@ -567,6 +612,8 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, folder) -> list[An
     written = []
     caption = f"{seeds} seeds{' (quick budget)' if quick else ''}"
     for fig in figs:
+        if fig == "ablations":  # a table in the book, no figure
+            continue
         if fig == "fig2":
             f = plots.figure2(
                 np.array(fig2["trajectory"]),
@@ -887,3 +934,196 @@ def claims_markdown(table: dict[str, Any]) -> str:
     for c in table["claims"]:
         lines.append(f"- `{c['id']}`: {c['how']}.")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Algorithm 1 studies (book/hungarian_allocation.ipynb)
+
+
+def random_slots(cfg: Any, slots: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Random slots, nearest-BS association, every BS updating: (pos, fading, assoc, sync)."""
+    from dnt.baselines import nearest_association
+    from dnt.channel import coverage
+    from dnt.env import decode_actions
+    from dnt.mobility import initial_positions
+
+    rng = np.random.default_rng(seed)
+    pos = initial_positions(cfg, rng, (slots,))
+    fading = rng.exponential(size=(slots, cfg.num_users))
+    cov = coverage(cfg, pos)
+    acts = nearest_association(cfg, {"state": pos, "coverage": cov}) | 1
+    sync, assoc = decode_actions(acts, cfg.num_users)
+    return pos, fading, assoc, sync
+
+
+def allocation_study(cfg: Any, slots: int = 500, seed: int = 0, rounds: int = 50) -> dict[str, Any]:
+    """What the extra rounds and the printed eq. (3) change, on random slots.
+
+    Extra rounds: Algorithm 1 followed by up to ``rounds`` re-optimisation rounds; the share of
+    slots that converged, the rounds used, and the sum rate and successful updates before and
+    after. Printed eq. (3)/(5): the allocation chosen under the printed model, rated by the
+    physical model, against the physical model's own allocation; and how far the printed model's
+    own rate estimate is from the physical rate of the same allocation.
+    """
+    from dnt.allocation import allocate_batch
+    from dnt.channel import rates, update_success
+
+    pos, fading, assoc, sync = random_slots(cfg, slots, seed)
+
+    def outcome(c: Any, x: np.ndarray, y: np.ndarray, model_cfg: Any = None) -> tuple:
+        ur, cr = rates(model_cfg or c, pos, fading, x, y)
+        return ur.sum(-1), update_success(c, y, cr).sum(-1)
+
+    phys = cfg.replace(interference_model="physical", allocation_rounds=1)
+    x1, y1, _ = allocate_batch(phys, pos, fading, assoc, sync)
+    rate1, ok1 = outcome(phys, x1, y1)
+    more = phys.replace(allocation_rounds=rounds)
+    xr, yr, info = allocate_batch(more, pos, fading, assoc, sync)
+    rate_r, ok_r = outcome(phys, xr, yr)
+    printed = phys.replace(interference_model="printed")
+    xp, yp, _ = allocate_batch(printed, pos, fading, assoc, sync)
+    rate_p_phys, ok_p = outcome(phys, xp, yp)
+    rate_p_own, _ = outcome(phys, xp, yp, model_cfg=printed)
+    return {
+        "slots": slots,
+        "rounds_limit": rounds,
+        "rounds_converged_share": float(info.converged.mean()),
+        "rounds_used_median": float(np.median(info.rounds)),
+        "rounds_used_max": int(info.rounds.max()),
+        "sum_rate_one_pass": float(rate1.mean()),
+        "sum_rate_rounds": float(rate_r.mean()),
+        "updates_ok_one_pass": float(ok1.mean()),
+        "updates_ok_rounds": float(ok_r.mean()),
+        "sum_rate_printed_alloc_physical": float(rate_p_phys.mean()),
+        "sum_rate_printed_own_estimate": float(rate_p_own.mean()),
+        "updates_ok_printed": float(ok_p.mean()),
+        "same_allocation_share": float(
+            ((xp == x1).all(axis=(1, 2, 3)) & (yp == y1).all(axis=(1, 2))).mean()
+        ),
+    }
+
+
+def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table (for the book's pages)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def find_project_root(start: Any = None) -> Any:
+    """The nearest folder at or above ``start`` (default: cwd) holding ``pyproject.toml`` and
+    ``results/`` (the book's pages run from ``book/`` or from the top)."""
+    from pathlib import Path
+
+    here = Path(start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").exists() and (d / "dnt").is_dir():
+            return d
+    return here
+
+
+def twin_report(quick: bool = False, root: Any = None) -> dict[str, Any]:
+    """The default scenario's GRU twin from the store (trained and stored when missing):
+    one-step and closed-loop errors against hold-last and the Bayes floor, Fig. 2 data, and
+    the twin's training record."""
+    from dnt._gru import GRUPredictor
+
+    store = ResultStore(root if root is not None else find_project_root() / "results")
+    d = dict(_fig2_data(store, quick))
+    path = _twin_path(base_config(), store, quick)
+    d["train_info"] = GRUPredictor.load(path, base_config()).train_info
+    d["twin_file"] = path.name
+    return d
+
+
+def bruteforce_check(cfg: Any, instances: int = 100, seed: int = 0) -> dict[str, Any]:
+    """Each stage of Algorithm 1 against an exhaustive search over matchings (small U and N).
+
+    For random slots (nearest-BS association, every BS updating), compares every BS's stage
+    value (the total rate of its users given the BSs before it) with the best over all
+    matchings of its users to its free RBs. Returns the number of stages checked, how many
+    matched, and the largest relative shortfall.
+    """
+    import itertools
+
+    from dnt.allocation import trace
+
+    pos, fading, assoc, sync = random_slots(cfg, instances, seed)
+    checked = matched = 0
+    worst = 0.0
+    for i in range(instances):
+        for st in trace(cfg, pos[i], fading[i], assoc[i], sync[i]):
+            w = st["rates"]
+            if w.size == 0:
+                continue
+            k, f = w.shape
+            r = min(k, f)
+            best = max(
+                sum(w[u, n] for u, n in zip(us, ns, strict=True))
+                for us in itertools.combinations(range(k), r)
+                for ns in itertools.permutations(range(f), r)
+            )
+            checked += 1
+            ok = st["stage_value"] >= best * (1 - 1e-12)
+            matched += int(ok)
+            worst = max(worst, (best - st["stage_value"]) / best if best > 0 else 0.0)
+    return {"stages": checked, "optimal": matched, "worst_shortfall": worst}
+
+
+def training_summary(seeds: int = 5, quick: bool = False, root: Any = None) -> dict[str, Any]:
+    """Fig. 3's runs, the ablations and the baselines, from the store (run when missing).
+
+    Returns ``rows``: one per (variant, method) with the final greedy evaluation (mean and 95%
+    bootstrap interval over seeds of the reward; means of sum rate, DNT error, updates per
+    slot), ``baselines`` per reading of eq. (16), the Fig. 3 ``curves`` and training times.
+    """
+    root = root if root is not None else find_project_root() / "results"
+    reproduce(("fig3", "ablations"), seeds=seeds, quick=quick, root=root, progress=False)
+    store = ResultStore(root)
+    n_ab = min(seeds, ABLATION_SEEDS)
+    ref = [c for c in figure_cells("fig3", seeds, quick)]
+    groups: dict[str, list[Cell]] = {
+        "reference (at-most-once reading)": [c for c in ref if c.seed < n_ab],
+    }
+    for name, cells in ablation_cells(seeds, quick).items():
+        groups[name] = cells
+    rows = []
+    for variant, cells in groups.items():
+        for algo in ("vdn", "iql"):
+            sel = [store.load_run(c)["metrics"] for c in cells if c.algo == algo]
+            if not sel:
+                continue
+            rew = np.array([m["final"]["reward"] for m in sel])
+            mean, lo, hi = mean_ci(rew[:, None])
+            rows.append(
+                {
+                    "variant": variant,
+                    "method": algo.upper(),
+                    "seeds": len(sel),
+                    "reward": float(mean[0]),
+                    "reward_ci": (float(lo[0]), float(hi[0])),
+                    "sum_rate": float(np.mean([m["final"]["sum_rate"] for m in sel])),
+                    "dnt_error": float(np.mean([m["final"]["dnt_error"] for m in sel])),
+                    "updates": float(np.mean([m["final"]["updates_per_slot"] for m in sel])),
+                    "train_seconds": float(np.mean([m["train_wall_seconds"] for m in sel])),
+                }
+            )
+    episodes = train_config("vdn", quick).eval_episodes
+    cfg = figure_configs("fig3")[0]
+    baselines = {
+        "at-most-once": store.load_baselines(cfg, episodes)["results"],
+        "printed": store.load_baselines(cfg.replace(serve_condition="exactly_once"), episodes)[
+            "results"
+        ],
+    }
+    curves = {
+        a.upper(): np.array(
+            [
+                [r["eval_reward"] for r in store.load_run(c)["metrics"]["curve"]]
+                for c in ref
+                if c.algo == a
+            ]
+        )
+        for a in ("vdn", "iql")
+    }
+    return {"rows": rows, "baselines": baselines, "curves": curves}

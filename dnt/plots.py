@@ -16,6 +16,7 @@ __all__ = [
     "figure4",
     "figure5",
     "figure6",
+    "network_figure",
     "one_step_predictions",
 ]
 
@@ -231,4 +232,26 @@ def figure6(methods: dict[str, dict[str, np.ndarray]]) -> Figure:
         ax.grid(alpha=0.3)
     ax1.legend(fontsize="small")
     fig.suptitle("One evaluation episode (epsilon = 0.25, N = 12)")
+    return fig
+
+
+def network_figure(cfg, user_pos: np.ndarray | None = None, title: str | None = None) -> Figure:
+    """The network of Section V-A: area, BSs with coverage discs, the cloud server, users."""
+    from matplotlib.patches import Circle, Rectangle
+
+    fig = Figure(figsize=(7.5, 3.2), layout="constrained")
+    ax = fig.subplots()
+    (x0, x1), (y0, y1) = cfg.area_x, cfg.area_y
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.0, color="0.3"))
+    for m, (bx, by) in enumerate(cfg.bs_positions):
+        ax.add_patch(Circle((bx, by), cfg.coverage_radius, color=f"C{m}", alpha=0.12))
+        ax.plot(bx, by, "^", color=f"C{m}", ms=10, label=f"BS {m}")
+    ax.plot(*cfg.cloud_position, "s", color="k", ms=9, label="cloud server")
+    if user_pos is not None:
+        ax.plot(*np.asarray(user_pos).T, "o", color="0.2", ms=4, label="users")
+    ax.set_xlim(x0 - 10, x1 + 10)
+    ax.set_ylim(y0 - 10, y1 + 10)
+    ax.set_aspect("equal")
+    ax.legend(fontsize="x-small", loc="upper right", ncol=5)
+    ax.set_title(title or "Network: 3 BSs, coverage radius 60, cloud at (0, 50)")
     return fig

@@ -1,0 +1,113 @@
+"""The built site in a real browser (headless Chromium): pages load without console errors,
+images have a size, math is typeset by the self-hosted MathJax, internal links resolve.
+Screenshots go to _build/screenshots/. Needs `make book` first (`make test` does it)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _pages() -> list[Path]:
+    if not SITE.exists():
+        return []
+    return sorted(
+        p for p in SITE.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts
+    )
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.RequestHandlerClass.log_message = lambda *a, **k: None
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (install Debian's chromium; `make test` does)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def test_site_was_built():
+    assert (SITE / "index.html").exists(), "no _build/html: run `make book` first"
+    assert len(_pages()) >= 8
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: str(p.relative_to(SITE)))
+def test_page_in_chromium(page, server, browser):
+    rel = page.relative_to(SITE).as_posix()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = ctx.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    failed: list[str] = []
+    tab.on("requestfailed", lambda r: failed.append(r.url))
+    tab.goto(f"{server}/{rel}", wait_until="load")
+    tab.wait_for_load_state("networkidle")
+    has_math = tab.evaluate("document.querySelectorAll('.math').length") > 0
+    if has_math:
+        tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        tab.evaluate("MathJax.startup.promise")
+        tab.wait_for_function(
+            "[...document.querySelectorAll('.math')].every(e => e.querySelector('mjx-container'))",
+            timeout=20000,
+        )
+        assert tab.evaluate("document.querySelectorAll('mjx-merror').length") == 0
+        raw = tab.evaluate(
+            "[...document.querySelectorAll('.math')].filter(e => /\\\\\\(|\\\\\\[|\\$\\$/"
+            ".test(e.innerText)).length"
+        )
+        assert raw == 0, "raw TeX left on the page"
+    sizes = tab.evaluate("[...document.images].map(i => [i.src, i.complete ? i.naturalWidth : 0])")
+    assert all(w > 0 for _, w in sizes), [s for s, w in sizes if w == 0]
+    hrefs = tab.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
+    broken = []
+    for href in hrefs:
+        parts = urlsplit(href)
+        if not parts.netloc.startswith("127.0.0.1"):
+            continue  # external links are not followed (no network)
+        target = SITE / unquote(parts.path).lstrip("/")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            broken.append(href)
+    assert not broken, broken
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / (rel.replace("/", "__") + ".png")), full_page=True)
+    assert not failed, failed
+    assert not errors, errors
+    ctx.close()

@@ -32,3 +32,20 @@ def test_readme_commands_exist_in_makefile_and_ci():
         assert f"make {target}" in readme
         assert re.search(rf"^{target}:", make, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_book_folder_config_mirrors_the_top_level_one():
+    """`jupyter-book build book` and `make book` must build the same book."""
+    top = yaml.safe_load((ROOT / "_config.yml").read_text())
+    inner = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    for d in (top, inner):
+        d.pop("exclude_patterns")
+        d.pop("bibtex_bibfiles")
+        d["sphinx"]["config"].pop("html_static_path")
+    assert top == inner
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    inner_toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    assert "book/" + inner_toc["root"] == toc["root"]
+    assert ["book/" + c["file"] for c in inner_toc["chapters"]] == [
+        c["file"] for c in toc["chapters"]
+    ]

@@ -296,7 +296,7 @@ def allocate(
     """Algorithm 1 for one slot: x[m, u, n] (BS m serves u on RB n), y[m, n] (update on n).
 
     ``user_pos`` (U, 2), ``fading`` (U,), ``assoc`` (M, U) bool (z of Section III-C),
-    ``sync`` (M,) bool (|y_m| of the action).
+    ``sync`` (M,) bool (``|y_m|`` of the action).
     """
     user_pos, fading, assoc, sync = _check_inputs(cfg, user_pos, fading, assoc, sync)
     if user_pos.ndim != 2:

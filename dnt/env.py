@@ -1,8 +1,9 @@
 """The multi-agent environment (Sections II and III-C): one agent per BS.
 
-Action of BS m (``Discrete(2**(U+1))``): bit 0 = send the twin update (|y_m|), bit u+1 = serve
-user u (z_{m,u}); this is a_t^m = [|y_m|, z_m] of Section III-C. Serving a user outside the BS's
-coverage is unavailable: the observation's ``action_mask`` forbids it and ``step`` rejects it.
+Action of BS m (``Discrete(2**(U+1))``): bit 0 = send the twin update (``|y_m|``), bit u+1 =
+serve user u (``z_{m,u}``); this is ``a_t^m = [|y_m|, z_m]`` of Section III-C. Serving a user
+outside the BS's coverage is unavailable: the observation's ``action_mask`` forbids it and
+``step`` rejects it.
 
 One slot, in the order of Algorithm 2: the BSs see the users' positions s_t, act, Algorithm 1
 allocates the RBs, rates follow from eqs. (2)-(5), an update succeeds if it meets (8g), the twin
@@ -11,7 +12,7 @@ predicts and applies eq. (7), the reward of eq. (16) is paid, and the users move
 Reading of eq. (16): a user outside every BS's coverage cannot be served, so it is left out of
 the "every user served exactly once" condition. Eq. (17) local reward (for IQL): BS m gets the
 penalty xi_u * rho for each of *its* users also served by another BS if it has any, else
--(1-eps)/U * ||s^m - s-bar^m||^2 + eps * sum of the rates it delivers.
+``-(1-eps)/U ||s^m - s-bar^m||^2 + eps * (rates it delivers)``.
 
 Randomness: each environment owns a ``numpy.random.Generator``; ``reset(seed=s)`` seeds it with
 ``s`` (environment b of a :class:`VectorDNTEnv` with ``s + b``) and every episode draws its
@@ -94,7 +95,7 @@ def team_reward(
 
     If every user that some BS covers is served by exactly one BS (``serve_condition`` =
     "exactly_once"; with "at_most_once": if no user is served by two BSs):
-    -(1-eps)/U ||s - s-bar||^2 + eps * sum of rates; otherwise sum_u 1{xi_u > 1} xi_u rho.
+    ``-(1-eps)/U ||s - s-bar||^2 + eps * sum of rates``; otherwise ``sum_u 1{xi_u > 1} xi_u rho``.
     """
     xi = assoc.sum(axis=-2)  # xi_u: BSs serving user u
     all_once = first_branch(cfg, assoc, cov)
@@ -111,7 +112,7 @@ def local_rewards(
     bs_user_rate: np.ndarray,
 ) -> np.ndarray:
     """Eq. (17) per BS, (..., M): the penalty xi_u rho summed over the BS's doubly-served users
-    if it has any, else -(1-eps)/U ||s^m - s-bar^m||^2 + eps * rates it delivers."""
+    if it has any, else ``-(1-eps)/U ||s^m - s-bar^m||^2 + eps * rates it delivers``."""
     xi = assoc.sum(axis=-2)
     own_double = assoc & (xi[..., None, :] > 1)
     pen = np.where(own_double, xi[..., None, :], 0).sum(-1) * cfg.penalty

@@ -68,9 +68,9 @@ def measure_decision_time(
     """Wall time of one slot's decisions as U and N grow, next to the orders of eq. (25).
 
     For each U (N fixed at 12): the M Q-networks' forward pass with the full 2**(U+1) head (the
-    cost eq. 25 counts, O(M theta^h (U + theta^h + |A|))) and with only the available actions
+    cost eq. 25 counts, ``O(M theta^h (U + theta^h + |A|))``) and with only the available actions
     (what ``dnt.marl`` evaluates). For each N (U fixed at 12): Algorithm 1 with every covered
-    user associated to its nearest BS (worst case O(sum_m |U^m|^2 N)). Times are medians over
+    user associated to its nearest BS (worst case ``O(sum_m |U^m|^2 N)``). Times are medians over
     ``repeats`` random slots, in milliseconds.
     """
     import torch
@@ -685,7 +685,7 @@ def _boot(stat, samples: tuple[np.ndarray, ...], seed: int = 0) -> tuple[float, 
 
 
 def _gain(a: np.ndarray, b: np.ndarray) -> float:
-    """Percentage gain of a over b: 100 (mean a - mean b) / |mean b|."""
+    """Percentage gain of a over b: ``100 (mean a - mean b) / |mean b|``."""
     return float(100 * (np.mean(a) - np.mean(b)) / abs(np.mean(b)))
 
 

@@ -119,7 +119,7 @@ class BayesPredictor:
 
 
 def bayes_conditional_variance(cfg: SystemConfig, last: np.ndarray) -> np.ndarray:
-    """Exact E[||s_{t+1} - E[s_{t+1} | s_t]||^2 | s_t] per user, (..., U), from positions s_t.
+    """Exact ``E[||s_{t+1} - E[s_{t+1} | s_t]||^2 | s_t]`` per user, (..., U), from positions s_t.
 
     Averaged over states and divided by 2 it is the Bayes predictor's expected one-step MSE in
     the normalisation of eq. (14): the floor for any predictor.
@@ -157,7 +157,7 @@ def twin_mapping(
 
 
 def dnt_error(true_pos: np.ndarray, twin_pos: np.ndarray) -> np.ndarray:
-    """DNT error (1/U) ||s_t - s-bar_t||^2, the term weighted by (1 - epsilon) in eq. (16)."""
+    """DNT error ``(1/U) ||s_t - s-bar_t||^2``, the term weighted by (1 - epsilon) in eq. (16)."""
     u = true_pos.shape[-2]
     return ((true_pos - twin_pos) ** 2).sum(axis=(-1, -2)) / u
 

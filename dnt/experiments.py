@@ -268,7 +268,7 @@ def train_config(algo: str, quick: bool, curve: bool = True) -> Any:
 #: printed reading of eq. (16) for both methods, and VDN without the locally known extras and
 #: with the plain head. At most ``ABLATION_SEEDS`` seeds.
 ABLATIONS = ("printed_reward", "no_extras", "plain_head")
-ABLATION_SEEDS = 3
+ABLATION_SEEDS = 2
 
 
 def ablation_cells(seeds: int, quick: bool) -> dict[str, list[Cell]]:

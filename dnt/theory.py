@@ -134,7 +134,7 @@ def per_agent_parts(q_tot: np.ndarray, n_actions: tuple[int, ...]) -> list[np.nd
 
 
 def bellman(game: TabularGame, q: np.ndarray) -> np.ndarray:
-    """(H Q)(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) max_a' Q(s', a') (eq. 28's operator)."""
+    """``(H Q)(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) max_a' Q(s', a')`` (eq. 28's operator)."""
     return game.R + game.gamma * game.P @ q.max(axis=1)
 
 
@@ -167,7 +167,7 @@ def q_star(game: TabularGame, max_iter: int = 1000) -> np.ndarray:
 
 
 def policy_value(game: TabularGame, pi: np.ndarray) -> np.ndarray:
-    """V^pi(s) = sum_a pi(a|s) Q^pi(s, a)."""
+    """``V^pi(s) = sum_a pi(a|s) Q^pi(s, a)``."""
     return (pi * policy_q(game, pi)).sum(axis=1)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -14,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
+SITE = Path(os.environ.get("DNT_SITE", ROOT / "_build" / "html"))  # override: another build
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -29,9 +30,12 @@ def _pages() -> list[Path]:
 
 @pytest.fixture(scope="module")
 def server():
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output readable
+            pass
+
+    handler = functools.partial(Quiet, directory=str(SITE))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.RequestHandlerClass.log_message = lambda *a, **k: None
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -72,10 +76,23 @@ def test_page_in_chromium(page, server, browser):
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = ctx.new_page()
     errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    def on_console(m) -> None:
+        # the browser's own request for /favicon.ico is not a page error
+        if m.type == "error" and not m.location.get("url", "").endswith("favicon.ico"):
+            errors.append(f"{m.text} ({m.location.get('url', '')})")
+
+    tab.on("console", on_console)
     tab.on("pageerror", lambda e: errors.append(str(e)))
     failed: list[str] = []
     tab.on("requestfailed", lambda r: failed.append(r.url))
+    missing: list[str] = []
+    tab.on(
+        "response",
+        lambda r: (
+            missing.append(r.url) if r.status >= 400 and not r.url.endswith("favicon.ico") else None
+        ),
+    )
     tab.goto(f"{server}/{rel}", wait_until="load")
     tab.wait_for_load_state("networkidle")
     has_math = tab.evaluate("document.querySelectorAll('.math').length") > 0
@@ -109,5 +126,6 @@ def test_page_in_chromium(page, server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SHOTS / (rel.replace("/", "__") + ".png")), full_page=True)
     assert not failed, failed
+    assert not missing, missing
     assert not errors, errors
     ctx.close()

@@ -239,7 +239,7 @@ def network_figure(cfg, user_pos: np.ndarray | None = None, title: str | None = 
     """The network of Section V-A: area, BSs with coverage discs, the cloud server, users."""
     from matplotlib.patches import Circle, Rectangle
 
-    fig = Figure(figsize=(7.5, 3.2), layout="constrained")
+    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
     ax = fig.subplots()
     (x0, x1), (y0, y1) = cfg.area_x, cfg.area_y
     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.0, color="0.3"))
@@ -252,6 +252,6 @@ def network_figure(cfg, user_pos: np.ndarray | None = None, title: str | None = 
     ax.set_xlim(x0 - 10, x1 + 10)
     ax.set_ylim(y0 - 10, y1 + 10)
     ax.set_aspect("equal")
-    ax.legend(fontsize="x-small", loc="upper right", ncol=5)
+    fig.legend(fontsize="x-small", loc="outside lower center", ncol=6)
     ax.set_title(title or "Network: 3 BSs, coverage radius 60, cloud at (0, 50)")
     return fig

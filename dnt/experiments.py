@@ -1127,3 +1127,13 @@ def training_summary(seeds: int = 5, quick: bool = False, root: Any = None) -> d
         for a in ("vdn", "iql")
     }
     return {"rows": rows, "baselines": baselines, "curves": curves}
+
+
+def book_glue(name: str, value: Any, display: bool = False) -> None:
+    """``myst_nb.glue`` for the book's pages, with numpy scalars turned into Python numbers
+    (myst-nb formats ``{glue:text}`key:.2f``` from the plain-text form of the value)."""
+    from myst_nb import glue
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    glue(name, value, display=display)

@@ -33,9 +33,10 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _config(args: argparse.Namespace) -> SystemConfig:
+def _config(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> SystemConfig:
+    """The config from ``--set`` overrides on top of ``defaults`` (then SystemConfig's own)."""
     base = SystemConfig().to_dict()
-    overrides = parse_overrides(args.set or [])
+    overrides = (defaults or {}) | parse_overrides(args.set or [])
     unknown = sorted(set(overrides) - set(base))
     if unknown:
         raise ValueError(f"unknown SystemConfig parameter(s) in --set: {', '.join(unknown)}")
@@ -113,11 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from dnt.marl import TrainConfig, train
 
-    overrides = parse_overrides(args.set or [])
-    if "twin_predictor" not in overrides:
-        overrides["twin_predictor"] = args.twin
-    args.set = [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
-    cfg = _config(args)
+    cfg = _config(args, defaults={"twin_predictor": args.twin})  # --set may still override
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     tset = parse_overrides(args.train_set or [])
     unknown = sorted(set(tset) - known)

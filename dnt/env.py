@@ -90,6 +90,7 @@ def team_reward(
     cov: np.ndarray,
     err_u: np.ndarray,
     user_rate: np.ndarray,
+    branch: np.ndarray | None = None,
 ) -> np.ndarray:
     """Eq. (16) for arrays (..., M, U) assoc/cov, (..., U) squared errors and user rates.
 
@@ -98,7 +99,7 @@ def team_reward(
     ``-(1-eps)/U ||s - s-bar||^2 + eps * sum of rates``; otherwise ``sum_u 1{xi_u > 1} xi_u rho``.
     """
     xi = assoc.sum(axis=-2)  # xi_u: BSs serving user u
-    all_once = first_branch(cfg, assoc, cov)
+    all_once = first_branch(cfg, assoc, cov) if branch is None else branch
     objective = -(1 - cfg.epsilon) / cfg.num_users * err_u.sum(-1) + cfg.epsilon * user_rate.sum(-1)
     penalty = np.where(xi > 1, xi, 0).sum(-1) * cfg.penalty
     return np.where(all_once, objective, penalty)
@@ -232,10 +233,10 @@ class _BatchSim:
         self.twin.commit(twin_state)
         err_u = ((pos - twin_state) ** 2).sum(-1)  # (B, U)
         user_rate = bs_user_rate.sum(-2)
-        reward = team_reward(cfg, assoc, cov, err_u, user_rate)
+        all_once = first_branch(cfg, assoc, cov)
+        reward = team_reward(cfg, assoc, cov, err_u, user_rate, branch=all_once)
         local_reward = local_rewards(cfg, assoc, cov, err_u, bs_user_rate)
         xi = assoc.sum(axis=-2)
-        all_once = first_branch(cfg, assoc, cov)
         u_n = cfg.num_users
         info = {
             "local_reward": local_reward,

@@ -47,7 +47,6 @@ __all__ = [
     "MARLTrainer",
     "QNetwork",
     "TrainConfig",
-    "available_actions",
     "available_pairs",
     "local_features",
     "td_targets",
@@ -160,32 +159,6 @@ def local_features(
         parts.append(bits.astype(float))
         parts.append(np.minimum(since_update, c.episode_len)[..., None] / c.episode_len)
     return np.concatenate(parts, axis=-1).astype(np.float32)
-
-
-def available_actions(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All available action ids of each BS, padded: (acts (..., A), valid (..., A)).
-
-    A = 2**(c_max + 1) with c_max the largest number of covered users in ``cov`` (..., U). Row
-    entry j encodes the update bit (j & 1) and the subset (j >> 1) of the covered users; entries
-    past 2**(c + 1) are padding (``valid`` False, action id 0).
-    """
-    cov = np.asarray(cov, dtype=bool)
-    u = cov.shape[-1]
-    count = cov.sum(-1)
-    c_max = int(count.max()) if count.size else 0
-    a = 2 ** (c_max + 1)
-    # the users covered, in index order, padded with -1
-    order = np.argsort(~cov, axis=-1, kind="stable")[..., :c_max]  # (..., c_max)
-    has = np.arange(c_max) < count[..., None]
-    j = np.arange(a, dtype=np.int64)
-    pick = (j[:, None] >> np.arange(1, c_max + 1)) & 1  # (A, c_max): subset bit i of j
-    shifts = np.where(has, order + 1, 0).astype(np.int64)  # (..., c_max)
-    user_bits = (pick * has[..., None, :] * (np.int64(1) << shifts[..., None, :])).sum(-1)
-    acts = (j & 1) | user_bits  # (..., A)
-    valid = j < (np.int64(2) ** (count[..., None] + 1))
-    acts = np.where(valid, acts, 0)
-    assert u >= c_max
-    return acts.astype(np.int64), valid
 
 
 _PICKS: dict[int, np.ndarray] = {}

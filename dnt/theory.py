@@ -289,11 +289,17 @@ STEPS = (
 )
 
 
+#: The default grid of the studies: the paper's gamma = 0.2 and larger ones, and the size of the
+#: non-additive part of the reward.
+STUDY_GAMMAS = (0.2, 0.5, 0.9, 0.99)
+STUDY_NONADDITIVE = (0.0, 0.5, 1.0, 2.0)
+
+
 def chain_study(
     instances: int,
     seed: int,
-    gammas: tuple[float, ...] = (0.2, 0.5, 0.9, 0.99),
-    nonadditive: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0),
+    gammas: tuple[float, ...] = STUDY_GAMMAS,
+    nonadditive: tuple[float, ...] = STUDY_NONADDITIVE,
     num_states: int = 4,
     n_actions: tuple[int, ...] = (2, 3),
 ) -> dict[str, Any]:
@@ -343,8 +349,8 @@ def chain_study(
 def fitted_study(
     instances: int,
     seed: int,
-    gammas: tuple[float, ...] = (0.2, 0.5, 0.9, 0.99),
-    nonadditive: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0),
+    gammas: tuple[float, ...] = STUDY_GAMMAS,
+    nonadditive: tuple[float, ...] = STUDY_NONADDITIVE,
     num_states: int = 4,
     n_actions: tuple[int, ...] = (2, 3),
 ) -> list[dict[str, Any]]:

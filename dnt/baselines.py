@@ -24,6 +24,8 @@ __all__ = [
     "baseline_policies",
     "evaluate_policy",
     "nearest_association",
+    "slot_metrics",
+    "summarise_slots",
 ]
 
 #: Evaluation episodes use env seeds EVAL_SEED_BASE + b; training seeds stay far below it.
@@ -123,6 +125,38 @@ def baseline_policies(cfg: SystemConfig, seed: int = 0) -> dict[str, Policy]:
     }
 
 
+SLOT_KEYS = ("reward", "sum_rate", "dnt_error", "updates_sent", "updates_ok", "penalised")
+
+
+def slot_metrics(reward: np.ndarray, info: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-env figures of one slot that :func:`evaluate_policy` averages, each (B,)."""
+    return {
+        "reward": reward,
+        "sum_rate": info["sum_rate"],
+        "dnt_error": info["dnt_error"],
+        "updates_sent": info["update_sent"].sum(-1),
+        "updates_ok": info["successful_updates"],
+        "penalised": ~info["all_served_once"],
+    }
+
+
+def summarise_slots(rec: dict[str, list[np.ndarray]], record: bool = False) -> dict[str, Any]:
+    """Average the slots recorded by :func:`slot_metrics` (lists over slots of (E,) arrays)."""
+    arr = {k: np.asarray(rec[k], dtype=float) for k in SLOT_KEYS}
+    out: dict[str, Any] = {
+        "reward": float(arr["reward"].mean()),
+        "sum_rate": float(arr["sum_rate"].mean()),
+        "dnt_error": float(arr["dnt_error"].mean()),
+        "updates_per_slot": float(arr["updates_sent"].mean()),
+        "successful_updates_per_slot": float(arr["updates_ok"].mean()),
+        "penalty_share": float(arr["penalised"].mean()),
+        "episodes": int(arr["reward"].shape[1]),
+    }
+    if record:
+        out["per_slot"] = {k: v.tolist() for k, v in arr.items()}
+    return out
+
+
 def evaluate_policy(
     cfg: SystemConfig,
     policy: Policy,
@@ -142,27 +176,10 @@ def evaluate_policy(
     env = VectorDNTEnv(cfg, num_envs=episodes, predictor=predictor)
     obs = env.reset(seed=seed_base)
     policy.reset(episodes)
-    keys = ("reward", "sum_rate", "dnt_error", "updates_sent", "updates_ok", "penalised")
-    rec: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    rec: dict[str, list[np.ndarray]] = {k: [] for k in SLOT_KEYS}
     for _ in range(cfg.episode_len):
         a = policy.act(obs, env)
         obs, r, _, info = env.step(a)
-        rec["reward"].append(r)
-        rec["sum_rate"].append(info["sum_rate"])
-        rec["dnt_error"].append(info["dnt_error"])
-        rec["updates_sent"].append(info["update_sent"].sum(-1))
-        rec["updates_ok"].append(info["successful_updates"])
-        rec["penalised"].append(~info["all_served_once"])
-    arr = {k: np.asarray(v, dtype=float) for k, v in rec.items()}
-    out: dict[str, Any] = {
-        "reward": float(arr["reward"].mean()),
-        "sum_rate": float(arr["sum_rate"].mean()),
-        "dnt_error": float(arr["dnt_error"].mean()),
-        "updates_per_slot": float(arr["updates_sent"].mean()),
-        "successful_updates_per_slot": float(arr["updates_ok"].mean()),
-        "penalty_share": float(arr["penalised"].mean()),
-        "episodes": episodes,
-    }
-    if record:
-        out["per_slot"] = {k: v.tolist() for k, v in arr.items()}
-    return out
+        for k, v in slot_metrics(r, info).items():
+            rec[k].append(v)
+    return summarise_slots(rec, record)

@@ -22,6 +22,7 @@ initial positions, moves and fading from it at its start.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -145,7 +146,18 @@ class _BatchSim:
         self.d2 = np.zeros((self.b, cfg.num_bs, u))
         self.started = False
 
-    def seed(self, seed: int | None) -> None:
+    def seed(self, seed: int | Sequence[int] | None) -> None:
+        if seed is not None and np.ndim(seed) == 1:  # one seed per environment
+            seeds = list(seed)
+            if len(seeds) != self.b:
+                raise ValueError(
+                    f"seed has {len(seeds)} entries: a sequence of seeds needs exactly one per "
+                    f"environment ({self.b})"
+                )
+            for s in seeds:
+                _check_seed(s)
+            self.rngs = [np.random.default_rng(int(s)) for s in seeds]
+            return
         _check_seed(seed)
         if seed is None:
             self.rngs = [np.random.default_rng() for _ in range(self.b)]
@@ -174,7 +186,7 @@ class _BatchSim:
         self.d2 = squared_distances(self.cfg, self.pos)
         self.cov = self.d2 <= self.cfg.coverage_radius**2
 
-    def reset(self, seed: int | None) -> None:
+    def reset(self, seed: int | Sequence[int] | None) -> None:
         if seed is not None or not self.rngs:
             self.seed(seed)
         self.new_episodes(np.arange(self.b))
@@ -271,7 +283,8 @@ class VectorDNTEnv:
     ``coverage`` (B, M, U) bool, ``state`` (B, U, 2) true positions and ``t`` (B,) slots played.
     ``info`` holds per-env arrays (``local_reward`` (B, M), ``sum_rate``, ``dnt_error``, ...) and
     ``final_obs``, the observation before an auto-reset. Env b with seed s matches
-    ``DNTParallelEnv`` reset with seed s + b.
+    ``DNTParallelEnv`` reset with seed s + b; ``reset(seed=[s_0, ..., s_{B-1}])`` seeds env b
+    with s_b instead (env b then matches ``DNTParallelEnv`` reset with seed s_b).
     """
 
     def __init__(
@@ -285,7 +298,7 @@ class VectorDNTEnv:
     def twin(self) -> DigitalTwin:
         return self._sim.twin
 
-    def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
+    def reset(self, seed: int | Sequence[int] | None = None) -> dict[str, np.ndarray]:
         self._sim.reset(seed)
         return self._sim.obs()
 

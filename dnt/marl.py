@@ -1,9 +1,10 @@
 """VDN and IQL with recurrent Q-networks (Algorithm 2; eqs. 16-24 and 37), one file, top to bottom.
 
-* One Q-network per BS (no sharing): Linear -> ReLU -> GRUCell(theta^h = 128) -> Linear head with
-  one output per action of the 2**(U+1) action space (Section III-C, 6). The head is only
-  evaluated on the *available* actions (subsets of the covered users, with or without the
-  update), which gives the same numbers as masking the full output, far faster.
+* One Q-network per BS (no sharing): Linear -> ReLU -> GRU(theta^h = 128) -> Linear head with
+  one output per action of the 2**(U+1) action space (Section III-C, 6). The M networks run
+  together (batched products over the agent axis). The head is only evaluated on the
+  *available* actions (subsets of the covered users, with or without the update), which gives
+  the same numbers as masking the full output, far faster.
 * VDN: Q_tot = sum_m Q_m (eq. 19), regressed on r + gamma * sum_m max_a' Q~_m (eqs. 21-22; the
   max of a sum of per-agent terms splits into per-agent maxes). IQL: each Q_m on its local
   reward, eq. (37). The learner is the same; only the target and the sum differ.
@@ -12,7 +13,9 @@
   actions with a linear schedule; gradient-norm clipping.
 * Each epoch: collect ``envs_per_epoch`` whole episodes on :class:`VectorDNTEnv` (one forward pass
   per slot for all episodes), run ``updates_per_epoch`` gradient steps, evaluate greedily on fixed
-  evaluation episodes. The episode end (a time limit) is treated as terminal, as in PyMARL.
+  evaluation episodes. The evaluation after epoch g and the collection of epoch g + 1 use the
+  same networks, so they are played as one batch (the numbers are those of separate passes).
+  The episode end (a time limit) is treated as terminal, as in PyMARL.
 
 Randomness: a ``torch.Generator`` (initialisation) and a numpy ``Generator`` (exploration, replay
 sampling) from the seed; the env seed of each epoch derives from (seed, epoch). Training resumes
@@ -22,6 +25,7 @@ from a checkpoint to exactly the numbers of an uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -36,7 +40,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dnt._io import atomic_write, atomic_write_json
-from dnt.baselines import EVAL_SEED_BASE, evaluate_policy
+from dnt.baselines import EVAL_SEED_BASE, SLOT_KEYS, evaluate_policy, slot_metrics, summarise_slots
 from dnt.config import SystemConfig
 from dnt.env import VectorDNTEnv, allowed_bits
 from dnt.twin import Predictor
@@ -67,7 +71,7 @@ class TrainConfig:
     lr: float = 1e-4  # lambda_Q, Adam learning rate (Table II)
     hidden: int = 128  # theta^h, GRU units of each Q-network (Table II)
     envs_per_epoch: int = 16  # episodes collected per epoch: D = 16 * 30 env steps per epoch
-    updates_per_epoch: int = 4  # gradient steps per epoch
+    updates_per_epoch: int = 3  # gradient steps per epoch
     batch_episodes: int = 16  # episodes per gradient step: |D_g| = 16 * 30 transitions
     buffer_episodes: int = 800  # replay capacity, whole episodes (= 50 epochs of data)
     target_update_epochs: int = 2  # hard target-network copy period, epochs
@@ -161,15 +165,61 @@ def local_features(
     return np.concatenate(parts, axis=-1).astype(np.float32)
 
 
-_PICKS: dict[int, np.ndarray] = {}
+_PICKS: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
 
 
 def _subset_bits(c: int) -> np.ndarray:
     """(2**(c+1), c) 0/1: for action slot j, whether covered user i (in index order) is served."""
+    return _picks(c)[0]
+
+
+def _picks(c: int) -> tuple[np.ndarray, torch.Tensor]:
+    """:func:`_subset_bits` as int64 and as a float32 tensor, cached per c."""
     if c not in _PICKS:
         j = np.arange(2 ** (c + 1), dtype=np.int64)
-        _PICKS[c] = (j[:, None] >> np.arange(1, c + 1)) & 1
+        pick = (j[:, None] >> np.arange(1, c + 1)) & 1
+        _PICKS[c] = (pick, torch.from_numpy(pick.astype(np.float32)))
     return _PICKS[c]
+
+
+def _groups(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`actions_by_count` plus, per group, the covered users (n, c) in index order."""
+    cov = np.asarray(cov, dtype=bool)
+    count = cov.sum(-1)
+    out = []
+    for c in np.unique(count):
+        rows = np.flatnonzero(count == c)
+        users = np.argsort(~cov[rows], axis=-1, kind="stable")[:, :c]  # covered users
+        bit_values = np.int64(1) << (users + 1).astype(np.int64)  # (n, c)
+        pick = _subset_bits(int(c))  # (A, c)
+        j = np.arange(2 ** (int(c) + 1), dtype=np.int64)
+        acts = (j & 1)[None, :] | (pick @ bit_values.T).T
+        out.append((rows, acts, users))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _actions_of(allowed: int) -> np.ndarray:
+    """Every action id whose bits lie in ``allowed``, ascending (= slot order), int64."""
+    bits = [i for i in range(allowed.bit_length()) if allowed >> i & 1]
+    if not bits or bits[0] != 0:  # the update bit is always available
+        raise ValueError(f"allowed={allowed!r}: bit 0 (the update) must be set")
+    users = np.array(bits[1:], dtype=np.int64)
+    pick = _subset_bits(len(users))  # (A, c)
+    j = np.arange(2 ** len(bits), dtype=np.int64)
+    return (j & 1) | (pick @ (np.int64(1) << users))
+
+
+def available_pairs(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, available action) pair of coverage rows ``cov`` (R, U), flattened.
+
+    Row r has 2**(c_r + 1) available actions (c_r covered users), ascending. Returns (row index
+    (P,), action id (P,)), rows in order.
+    """
+    allowed = allowed_bits(np.asarray(cov, dtype=bool))
+    acts = [_actions_of(int(v)) for v in allowed.tolist()]
+    sizes = [len(x) for x in acts]
+    return np.repeat(np.arange(len(acts)), sizes), np.concatenate(acts)
 
 
 def actions_by_count(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -178,38 +228,7 @@ def actions_by_count(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     Returns, for each group, (row indices (n,), action ids (n, 2**(c+1))): every available
     action of each row, without padding. Slot j of a row: update bit j & 1, users by j >> 1.
     """
-    cov = np.asarray(cov, dtype=bool)
-    count = cov.sum(-1)
-    out = []
-    for c in np.unique(count):
-        rows = np.flatnonzero(count == c)
-        order = np.argsort(~cov[rows], axis=-1, kind="stable")[:, :c]  # covered users
-        bit_values = np.int64(1) << (order + 1).astype(np.int64)  # (n, c)
-        pick = _subset_bits(int(c))  # (A, c)
-        j = np.arange(2 ** (int(c) + 1), dtype=np.int64)
-        acts = (j & 1)[None, :] | (pick[None, :, :] * bit_values[:, None, :]).sum(-1)
-        out.append((rows, acts))
-    return out
-
-
-def available_pairs(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (row, available action) pair of coverage rows ``cov`` (R, U), flattened.
-
-    Row r has 2**(c_r + 1) available actions (c_r covered users); slot k of a row encodes the
-    update bit (k & 1) and, in bits k >> 1, which covered users (in index order) are served.
-    Returns (row index (P,), action id (P,)), rows in order, slots in order within a row.
-    """
-    cov = np.asarray(cov, dtype=bool)
-    r_n, u = cov.shape
-    count = cov.sum(-1)
-    size = np.int64(2) ** (count + 1)
-    row = np.repeat(np.arange(r_n), size)
-    start = np.cumsum(size) - size
-    k = np.arange(len(row), dtype=np.int64) - np.repeat(start, size)
-    rank = (np.cumsum(cov, axis=-1) - cov).astype(np.int64)  # covered users before user i
-    bits = (k[:, None] >> (1 + rank[row])) & cov[row]  # (P, U): user i served in slot k
-    acts = (k & 1) | (bits << np.arange(1, u + 1, dtype=np.int64)).sum(-1)
-    return row, acts
+    return [(rows, acts) for rows, acts, _ in _groups(cov)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,12 +239,14 @@ class QNetwork(nn.Module):
     """The M Q-networks of the BSs, one per BS (no parameters shared), stored side by side.
 
     BS m: Linear -> ReLU -> GRU(theta^h) -> a linear head with one output per action of the
-    2**(U+1) space: Q_m(s, a) = w_{m,a} . h + b_{m,a}. With ``head="plain"`` every row w_{m,a} is
-    a free parameter. With ``head="factored"`` (our default, see the docs) the same linear head
-    is parameterised as w_{m,a} = sum_{i in a} e_{m,i} + r_{m,a} (and likewise the bias): a
-    shared embedding per action bit plus a per-action residual. The function class is the same
-    (r is free); what changes is that learning about "serve user u" carries over to every
-    action that contains u.
+    2**(U+1) space: Q_m(s, a) = w_{m,a} . h + b_{m,a}. The M networks are evaluated together
+    (batched matrix products over the agent axis); the GRU follows ``torch.nn.GRU``'s equations
+    (reset gate applied after the hidden product, both biases) and is tested equal to it.
+    With ``head="plain"`` every row w_{m,a} is a free parameter. With ``head="factored"`` (our
+    default, see the docs) the same linear head is parameterised as
+    w_{m,a} = sum_{i in a} e_{m,i} + r_{m,a} (and likewise the bias): a shared embedding per action
+    bit plus a per-action residual. The function class is the same (r is free); what changes is
+    that learning about "serve user u" carries over to every action that contains u.
     """
 
     def __init__(
@@ -239,32 +260,39 @@ class QNetwork(nn.Module):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head={head!r} is invalid: must be one of {HEADS}")
+        m, h = num_agents, hidden
+        self.num_agents = m
+        self.in_dim = in_dim
         self.hidden = hidden
         self.head = head
         self.num_actions = num_actions
         self.num_bits = int(num_actions).bit_length() - 1  # U + 1
-        self.fc = nn.ModuleList(nn.Linear(in_dim, hidden) for _ in range(num_agents))
-        self.gru = nn.ModuleList(nn.GRU(hidden, hidden) for _ in range(num_agents))
+        # input layer and GRU of every agent, (M, in, out) so that x @ W is a batched product;
+        # GRU gate order (r, z, n) as in torch.nn.GRU
+        self.fc_w = nn.Parameter(torch.zeros(m, in_dim, h))
+        self.fc_b = nn.Parameter(torch.zeros(m, h))
+        self.w_ih = nn.Parameter(torch.zeros(m, h, 3 * h))
+        self.w_hh = nn.Parameter(torch.zeros(m, h, 3 * h))
+        self.b_ih = nn.Parameter(torch.zeros(m, 3 * h))
+        self.b_hh = nn.Parameter(torch.zeros(m, 3 * h))
         # per-action rows of agent m are rows m * A .. m * A + A - 1; sparse gradients (a step
         # only touches the rows of the actions in its batch)
-        self.head_w = nn.Embedding(num_agents * num_actions, hidden, sparse=True)
-        self.head_b = nn.Embedding(num_agents * num_actions, 1, sparse=True)
+        self.head_w = nn.Embedding(m * num_actions, h, sparse=True)
+        self.head_b = nn.Embedding(m * num_actions, 1, sparse=True)
         # per-bit embeddings of the factored head (unused by the plain head)
-        self.bit_w = nn.Parameter(torch.zeros(num_agents, self.num_bits, hidden))
-        self.bit_b = nn.Parameter(torch.zeros(num_agents, self.num_bits))
+        self.bit_w = nn.Parameter(torch.zeros(m, self.num_bits, h))
+        self.bit_b = nn.Parameter(torch.zeros(m, self.num_bits))
 
     def reset_parameters(self, gen: torch.Generator) -> None:
         """Uniform +-1/sqrt(fan_in) from ``gen`` (torch's default ranges, no global RNG);
         the factored head starts with zero residuals."""
         b = 1.0 / math.sqrt(self.hidden)
+        bf = 1.0 / math.sqrt(self.in_dim)
         with torch.no_grad():
-            for fc in self.fc:
-                bf = 1.0 / math.sqrt(fc.in_features)
-                fc.weight.uniform_(-bf, bf, generator=gen)
-                fc.bias.uniform_(-bf, bf, generator=gen)
-            for gru in self.gru:
-                for p in gru.parameters():
-                    p.uniform_(-b, b, generator=gen)
+            self.fc_w.uniform_(-bf, bf, generator=gen)
+            self.fc_b.uniform_(-bf, bf, generator=gen)
+            for p in (self.w_ih, self.w_hh, self.b_ih, self.b_hh):
+                p.uniform_(-b, b, generator=gen)
             if self.head == "plain":
                 self.head_w.weight.uniform_(-b, b, generator=gen)
                 self.head_b.weight.uniform_(-b, b, generator=gen)
@@ -276,7 +304,7 @@ class QNetwork(nn.Module):
 
     def dense_parameters(self) -> list[nn.Parameter]:
         extra = [self.bit_w, self.bit_b] if self.head == "factored" else []
-        return [p for mod in (self.fc, self.gru) for p in mod.parameters()] + extra
+        return [self.fc_w, self.fc_b, self.w_ih, self.w_hh, self.b_ih, self.b_hh, *extra]
 
     def sparse_parameters(self) -> list[nn.Parameter]:
         return [self.head_w.weight, self.head_b.weight]
@@ -287,20 +315,41 @@ class QNetwork(nn.Module):
 
     def unroll(self, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
         """Hidden states along sequences: x (M, T, N, F), h0 (M, N, H) -> (M, T, N, H)."""
-        pairs = enumerate(zip(self.fc, self.gru, strict=True))
-        return torch.stack([g(torch.relu(f(x[m])), h0[m][None])[0] for m, (f, g) in pairs])
+        m, t_len, n, f = x.shape
+        hid = self.hidden
+        a = torch.relu(torch.baddbmm(self.fc_b[:, None], x.reshape(m, t_len * n, f), self.fc_w))
+        gi = torch.baddbmm(self.b_ih[:, None], a, self.w_ih).view(m, t_len, n, 3 * hid)
+        h = h0
+        out = []
+        for gi_t in gi.unbind(1):  # unbind/split, not slicing: cheap in the backward pass
+            gh = torch.baddbmm(self.b_hh[:, None], h, self.w_hh)
+            i_rz, i_n = gi_t.split([2 * hid, hid], -1)
+            h_rz, h_n = gh.split([2 * hid, hid], -1)
+            r, z = torch.sigmoid(i_rz + h_rz).chunk(2, -1)
+            cand = torch.tanh(i_n + r * h_n)
+            h = cand + z * (h - cand)  # (1 - z) * n + z * h
+            out.append(h)
+        return torch.stack(out, 1)
 
     def _bits(self, acts: torch.Tensor) -> torch.Tensor:
         return ((acts[..., None] >> torch.arange(self.num_bits)) & 1).to(torch.float32)
+
+    def per_bit(self, h: torch.Tensor, agent: torch.Tensor) -> torch.Tensor:
+        """Bit terms of the factored head, e_{m,i} . h + c_{m,i}: h (R, H), agent (R,) ->
+        (R, U+1); one product per agent."""
+        out = torch.zeros(h.shape[0], self.num_bits)
+        for m in torch.unique(agent).tolist():
+            sel = torch.nonzero(agent == m)[:, 0]
+            out = out.index_copy(0, sel, torch.addmm(self.bit_b[m], h[sel], self.bit_w[m].T))
+        return out
 
     def q_of(self, h: torch.Tensor, agent: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
         """Q-values of given action ids: h (R, H), agent (R,), acts (R, A) -> (R, A)."""
         idx = agent[:, None] * self.num_actions + acts
         w = self.head_w(idx)  # (R, A, H)
-        q = (w @ h.unsqueeze(-1)).squeeze(-1) + self.head_b(idx)[..., 0]
-        if self.head == "factored":
-            per_bit = (self.bit_w[agent] @ h.unsqueeze(-1)).squeeze(-1) + self.bit_b[agent]
-            q = q + (self._bits(acts) @ per_bit.unsqueeze(-1)).squeeze(-1)  # sum over a's bits
+        q = torch.bmm(w, h[:, :, None])[..., 0] + self.head_b(idx)[..., 0]
+        if self.head == "factored":  # plus the bit terms of a's bits
+            q = q + torch.bmm(self._bits(acts), self.per_bit(h, agent)[:, :, None])[..., 0]
         return q
 
     def q_all(self, h: torch.Tensor, m: int) -> torch.Tensor:
@@ -312,55 +361,84 @@ class QNetwork(nn.Module):
             q = q + (h @ self.bit_w[m].T + self.bit_b[m]) @ bits.T
         return q
 
+    # q_max evaluates up to this many rows (acting) in one flat pass over all (row, action) pairs
+    FLAT_ROWS = 256
+
+    def dense_pays(self, rows: int, actions: int) -> bool:
+        """Whether ``rows`` rows of one agent with ``actions`` available actions each get their
+        per-action term faster from one product with all 2**(U+1) head rows than by gathering
+        (a cost model measured on the 2-core reference machine; results agree either way)."""
+        return rows * (actions - self.num_actions / 90) > self.num_actions / 10
+
     def q_max(
         self, h: torch.Tensor, agent: np.ndarray, cov: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Max Q over the available actions of each row, and the maximising action id.
 
         ``h`` (R, H), ``agent`` (R,) BS of each row, ``cov`` (R, U) its coverage. Only
-        available actions are evaluated: for few rows every (row, action) pair in one pass,
-        for many rows by groups of rows with the same number of covered users (less memory).
-        Ties go to the lowest action slot.
+        available actions are evaluated, by groups of rows with the same number c of covered
+        users: the bit term as one product with the (2**(c+1), c) subset table, the per-action
+        term by gathering head rows or from one dense product per agent (see
+        :meth:`dense_pays`); for few rows (acting), every (row, action) pair in one flat pass.
+        Ties go to the lowest action id.
         """
         agent = np.asarray(agent, dtype=np.int64)
-        if h.shape[0] > 256:
-            return self._q_max_grouped(h, agent, cov)
-        row, acts = available_pairs(cov)
-        r = torch.from_numpy(row)
-        a = torch.from_numpy(acts)
-        ag = torch.from_numpy(agent)
-        idx = ag[r] * self.num_actions + a
-        q = (self.head_w(idx) * h[r]).sum(-1) + self.head_b(idx)[:, 0]
-        if self.head == "factored":
-            per_bit = (self.bit_w[ag] @ h.unsqueeze(-1)).squeeze(-1) + self.bit_b[ag]  # (R, U+1)
-            q = q + (self._bits(a) * per_bit[r]).sum(-1)
-        n = h.shape[0]
-        best = torch.full((n,), -torch.inf).scatter_reduce(0, r, q, "amax", include_self=True)
-        pos = torch.arange(len(q))
-        cand = torch.where(q == best[r], pos, torch.full_like(pos, len(q)))
-        first = torch.full((n,), len(q)).scatter_reduce(0, r, cand, "amin", include_self=True)
-        return best, acts[first.numpy()]
-
-    def _q_max_grouped(
-        self, h: torch.Tensor, agent: np.ndarray, cov: np.ndarray
-    ) -> tuple[torch.Tensor, np.ndarray]:
-        best = torch.empty(h.shape[0])
-        best_a = np.zeros(h.shape[0], np.int64)
-        for rows, acts in actions_by_count(cov):
+        n_rows = h.shape[0]
+        ag_all = torch.from_numpy(agent)
+        per_bit = self.per_bit(h, ag_all) if self.head == "factored" else None
+        if n_rows <= self.FLAT_ROWS:
+            return self._q_max_flat(h, agent, cov, per_bit)
+        best = torch.empty(n_rows)
+        best_a = np.zeros(n_rows, np.int64)
+        for rows, acts, users in _groups(cov):
             r = torch.from_numpy(rows)
             a = torch.from_numpy(acts)
-            ag = torch.from_numpy(agent[rows])
-            if acts.shape[1] > 1024:  # cheaper to compute every action, then pick
-                q = torch.empty(acts.shape)
-                for m in torch.unique(ag).tolist():
-                    sel = torch.nonzero(ag == m)[:, 0]
-                    q[sel] = torch.gather(self.q_all(h[r[sel]], m), 1, a[sel])
-            else:
-                q = self.q_of(h[r], ag, a)
+            ag = ag_all[r]
+            idx = (ag[:, None] * self.num_actions + a).reshape(-1)
+            q = self.head_b.weight[:, 0].index_select(0, idx).view(a.shape)
+            # per-action term: one dense product over all actions of agent m when that reads
+            # less memory than gathering the rows' head rows (many rows with many actions)
+            gathered = torch.ones(len(rows), dtype=torch.bool)
+            for m in torch.unique(ag).tolist():
+                sel = torch.nonzero(ag == m)[:, 0]
+                if self.dense_pays(len(sel), a.shape[1]):
+                    w_m = self.head_w.weight[m * self.num_actions : (m + 1) * self.num_actions]
+                    q[sel] += torch.gather(h[r[sel]] @ w_m.T, 1, a[sel])
+                    gathered[sel] = False
+            if gathered.any():
+                g = torch.nonzero(gathered)[:, 0]
+                sub = idx.view(a.shape)[g].reshape(-1)
+                w = self.head_w.weight.index_select(0, sub).view(len(g), a.shape[1], -1)
+                q[g] += torch.bmm(w, h[r[g]][:, :, None])[..., 0]
+            if per_bit is not None:
+                c = users.shape[1]
+                pick = _picks(c)[1]  # (A, c)
+                pb = per_bit[r]
+                q += pb[:, :1] * (a & 1).to(torch.float32)  # the update bit
+                if c:
+                    q += pb[:, 1:].gather(1, torch.from_numpy(users)) @ pick.T
             v, j = q.max(dim=-1)  # first maximum: the lowest slot
             best[r] = v
             best_a[rows] = acts[np.arange(len(rows)), j.numpy()]
         return best, best_a
+
+    def _q_max_flat(
+        self, h: torch.Tensor, agent: np.ndarray, cov: np.ndarray, per_bit: torch.Tensor | None
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """:meth:`q_max` for few rows: every (row, available action) pair in one pass."""
+        row, acts = available_pairs(cov)
+        r = torch.from_numpy(row)
+        idx = torch.from_numpy(agent[row] * self.num_actions + acts)
+        w = self.head_w.weight.index_select(0, idx)
+        q = (w * h.index_select(0, r)).sum(-1) + self.head_b.weight[:, 0].index_select(0, idx)
+        if per_bit is not None:
+            q += (self._bits(torch.from_numpy(acts)) * per_bit.index_select(0, r)).sum(-1)
+        n = h.shape[0]
+        best = torch.full((n,), -torch.inf).scatter_reduce(0, r, q, "amax")
+        pos = torch.arange(len(q))
+        cand = torch.where(q == best[r], pos, len(q))
+        first = torch.full((n,), len(q)).scatter_reduce(0, r, cand, "amin")
+        return best, acts[first.numpy()]
 
 
 def clip_grad_norm(params, max_norm: float) -> float:
@@ -465,10 +543,17 @@ def episode_features(cfg: SystemConfig, ep: dict[str, np.ndarray], extras: bool)
 class GreedyPolicy:
     """Acts with the Q-networks: argmax over available actions, epsilon-greedy when asked."""
 
-    def __init__(self, trainer: MARLTrainer, epsilon: float = 0.0, rng=None) -> None:
+    def __init__(
+        self,
+        trainer: MARLTrainer,
+        epsilon: float = 0.0,
+        rng: np.random.Generator | None = None,
+        explore_envs: int | None = None,
+    ) -> None:
         self.tr = trainer
         self.epsilon = epsilon
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.explore_envs = explore_envs  # only envs 0 .. explore_envs - 1 explore (None: all)
 
     def reset(self, num_envs: int) -> None:
         m, h = self.tr.cfg.num_bs, self.tr.tc.hidden
@@ -490,17 +575,17 @@ class GreedyPolicy:
             )
         out = best.reshape(m, b).T.copy()
         if self.epsilon > 0:
+            k = b if self.explore_envs is None else self.explore_envs
+            shape = (k, m)
             if tc.explore_joint:  # one coin per environment, shared by its BSs
-                explore = np.repeat(
-                    self.rng.random((out.shape[0], 1)) < self.epsilon, out.shape[1], 1
-                )
+                explore = np.repeat(self.rng.random((k, 1)) < self.epsilon, m, 1)
             else:
-                explore = self.rng.random(out.shape) < self.epsilon
+                explore = self.rng.random(shape) < self.epsilon
             u = cfg.num_users
-            on = self.rng.random((*out.shape, u + 1)) < tc.explore_serve_prob
-            on[..., 0] = self.rng.random(out.shape) < 0.5  # the update bit: a fair coin
+            on = self.rng.random((*shape, u + 1)) < tc.explore_serve_prob
+            on[..., 0] = self.rng.random(shape) < 0.5  # the update bit: a fair coin
             rand = (on.astype(np.int64) << np.arange(u + 1, dtype=np.int64)).sum(-1)
-            out = np.where(explore, rand & allowed_bits(obs["coverage"]), out)
+            out[:k] = np.where(explore, rand & allowed_bits(obs["coverage"][:k]), out[:k])
         self.prev = out
         return out
 
@@ -546,7 +631,13 @@ class MARLTrainer:
         self.opt_sparse = torch.optim.SparseAdam(self.net.sparse_parameters(), lr=tc.lr)
         self.buffer = EpisodeBuffer(cfg, tc.buffer_episodes)
         self.env = VectorDNTEnv(cfg, num_envs=tc.envs_per_epoch, predictor=predictor)
+        # collection and evaluation side by side: one forward pass per slot for both
+        self.env_with_eval = VectorDNTEnv(
+            cfg, num_envs=tc.envs_per_epoch + tc.eval_episodes, predictor=predictor
+        )
         self.epoch = 0
+        self.collected = 0  # epochs whose episodes are in the buffer (epoch or epoch + 1)
+        self.pending_train_reward = float("nan")  # mean reward of the newest collection
         self.curve: list[dict[str, float]] = []
         self.wall = 0.0
 
@@ -554,12 +645,25 @@ class MARLTrainer:
         self.target.load_state_dict(self.net.state_dict())
 
     # -- Algorithm 2, data collection stage ----------------------------------------------------
-    def collect(self, epoch: int) -> dict[str, float]:
+    def collect(self, epoch: int, evaluate: bool = False) -> dict[str, Any]:
+        """Play epoch ``epoch``'s episodes epsilon-greedily into the buffer.
+
+        With ``evaluate``, the fixed greedy evaluation episodes are played in the same batch
+        (same networks, no exploration, disjoint env seeds): the numbers equal those of
+        :meth:`evaluate`, at a fraction of the cost. Returns the train reward and, with
+        ``evaluate``, the evaluation figures under ``"eval"``.
+        """
         cfg, tc = self.cfg, self.tc
         b, t_len, m = tc.envs_per_epoch, cfg.episode_len, cfg.num_bs
-        obs = self.env.reset(seed=_epoch_env_seed(self.seed, epoch))
-        pol = GreedyPolicy(self, epsilon=tc.epsilon(epoch), rng=self.rng)
-        pol.reset(b)
+        seeds = _epoch_env_seed(self.seed, epoch) + np.arange(b)
+        if evaluate:
+            env = self.env_with_eval
+            seeds = np.concatenate([seeds, EVAL_SEED_BASE + np.arange(tc.eval_episodes)])
+        else:
+            env = self.env
+        obs = env.reset(seed=seeds)
+        pol = GreedyPolicy(self, epsilon=tc.epsilon(epoch), rng=self.rng, explore_envs=b)
+        pol.reset(env.num_envs)
         ep = {
             "positions": np.zeros((b, t_len + 1, cfg.num_users, 2), np.float32),
             "coverage": np.zeros((b, t_len + 1, m, cfg.num_users), bool),
@@ -568,56 +672,67 @@ class MARLTrainer:
             "team_reward": np.zeros((b, t_len), np.float32),
             "local_reward": np.zeros((b, t_len, m), np.float32),
         }
+        rec: dict[str, list[np.ndarray]] = {k: [] for k in SLOT_KEYS}
         for t in range(t_len):
-            ep["positions"][:, t] = obs["state"]
-            ep["coverage"][:, t] = obs["coverage"]
-            a = pol.act(obs, self.env)
-            obs, r, _, info = self.env.step(a)
+            ep["positions"][:, t] = obs["state"][:b]
+            ep["coverage"][:, t] = obs["coverage"][:b]
+            a = pol.act(obs, env)
+            obs, r, _, info = env.step(a)
             pol.observe(info)
-            ep["actions"][:, t] = a
-            ep["update_ok"][:, t] = info["update_success"]
-            ep["team_reward"][:, t] = r
-            ep["local_reward"][:, t] = info["local_reward"]
+            ep["actions"][:, t] = a[:b]
+            ep["update_ok"][:, t] = info["update_success"][:b]
+            ep["team_reward"][:, t] = r[:b]
+            ep["local_reward"][:, t] = info["local_reward"][:b]
+            if evaluate:
+                for k, v in slot_metrics(r, info).items():
+                    rec[k].append(v[b:])
         final = info["final_obs"]  # the last step ended every episode: pre-reset observation
-        ep["positions"][:, t_len] = final["state"]
-        ep["coverage"][:, t_len] = final["coverage"]
+        ep["positions"][:, t_len] = final["state"][:b]
+        ep["coverage"][:, t_len] = final["coverage"][:b]
         self.buffer.add(ep)
-        return {"train_reward": float(ep["team_reward"].mean())}
+        self.collected = epoch + 1
+        out: dict[str, Any] = {"train_reward": float(ep["team_reward"].mean())}
+        if evaluate:
+            out["eval"] = summarise_slots(rec)
+        return out
 
     # -- Algorithm 2, training stage -----------------------------------------------------------
     def loss_on(self, ep: dict[str, np.ndarray]) -> torch.Tensor:
         """The eq. (22) (VDN) or eq. (37) (IQL) loss on a batch of whole episodes."""
         cfg, tc = self.cfg, self.tc
         e, t_len, m = ep["actions"].shape
-        x = torch.from_numpy(episode_features(cfg, ep, tc.extras))  # (E, T+1, M, F)
-        taken = torch.from_numpy(ep["actions"])  # (E, T, M)
-        xs = x.permute(2, 1, 0, 3)  # (M, T+1, E, F)
+        x = torch.from_numpy(episode_features(cfg, ep, tc.extras)[:, :t_len])  # (E, T, M, F)
+        xs = x.permute(2, 1, 0, 3)  # (M, T, E, F)
         h0 = torch.zeros(m, e, tc.hidden)  # whole episodes from a zero hidden state
-        hs = self.net.unroll(xs, h0).transpose(0, 1)  # (T+1, M, E, H)
-        with torch.no_grad():
-            hs_tgt = self.target.unroll(xs, h0).transpose(0, 1)
-        # rows ordered (t, m, e)
-        agent = np.repeat(np.arange(m), e)[None, :].repeat(t_len, 0).reshape(-1)
-        hq = hs[:t_len].reshape(t_len * m * e, -1)
-        a_taken = taken.permute(1, 2, 0).reshape(-1, 1)
-        q = self.net.q_of(hq, torch.from_numpy(agent), a_taken)
-        q_taken_t = q.reshape(t_len, m, e).permute(2, 0, 1)  # (E, T, M)
-        with torch.no_grad():
-            ht = hs_tgt[1:].reshape(t_len * m * e, -1)
-            cov_next = np.transpose(ep["coverage"][:, 1:], (1, 2, 0, 3)).reshape(t_len * m * e, -1)
-            nm, _ = self.target.q_max(ht, agent, cov_next)
-        next_max_t = nm.reshape(t_len, m, e).permute(2, 0, 1)  # (E, T, M)
+        hs = self.net.unroll(xs, h0)  # (M, T, E, H): rows ordered (m, t, e) below
+        agent = np.repeat(np.arange(m), t_len * e)
+        a_taken = torch.from_numpy(ep["actions"]).permute(2, 1, 0).reshape(-1, 1)
+        q = self.net.q_of(hs.reshape(m * t_len * e, -1), torch.from_numpy(agent), a_taken)
+        q_taken = q.reshape(m, t_len, e).permute(2, 1, 0)  # (E, T, M)
+        # max over the target networks' available actions at s_{t+1}, t = 0 .. T-2; the last
+        # slot is terminal (the time limit ends the episode) and gets no bootstrap term
+        next_max = torch.zeros(e, t_len, m)
+        if t_len > 1:
+            with torch.no_grad():
+                ht = self.target.unroll(xs, h0)[:, 1:]  # (M, T-1, E, H)
+                cov_next = np.transpose(ep["coverage"][:, 1:t_len], (2, 1, 0, 3))
+                nm, _ = self.target.q_max(
+                    ht.reshape(-1, tc.hidden),
+                    np.repeat(np.arange(m), (t_len - 1) * e),
+                    cov_next.reshape(-1, cfg.num_users),
+                )
+            next_max[:, :-1] = nm.reshape(m, t_len - 1, e).permute(2, 1, 0)
         not_done = torch.ones(e, t_len)
-        not_done[:, -1] = 0.0  # the time limit ends the episode (treated as terminal)
+        not_done[:, -1] = 0.0
         target = td_targets(
             tc.algo,
             tc.gamma,
             torch.from_numpy(ep["team_reward"]),
             torch.from_numpy(ep["local_reward"]),
-            next_max_t,
+            next_max,
             not_done,
         )
-        return td_loss(tc.algo, q_taken_t, target.detach())
+        return td_loss(tc.algo, q_taken, target.detach())
 
     def update(self) -> float:
         tc = self.tc
@@ -645,15 +760,34 @@ class MARLTrainer:
         )
 
     def run_epoch(self) -> dict[str, float]:
+        """Epoch g: (collect g's episodes, first epoch only), train, sync the targets, then
+        collect epoch g + 1's episodes with the new networks, evaluating them in the same pass.
+
+        The order of the computations is Algorithm 2's (collect, train, evaluate); only epoch
+        g + 1's collection is moved forward to share the evaluation's forward passes.
+        """
         start = time.perf_counter()
+        tc = self.tc
         g = self.epoch
-        row: dict[str, float] = {"epoch": g + 1, "epsilon": self.tc.epsilon(g)}
-        row |= self.collect(g)
+        if self.collected <= g:  # only before the first epoch
+            self.pending_train_reward = self.collect(g)["train_reward"]
+        row: dict[str, float] = {
+            "epoch": g + 1,
+            "epsilon": tc.epsilon(g),
+            "train_reward": self.pending_train_reward,
+        }
         row["loss"] = self.update()
-        if (g + 1) % self.tc.target_update_epochs == 0:
+        if (g + 1) % tc.target_update_epochs == 0:
             self._sync_targets()
-        if (g + 1) % self.tc.eval_every == 0 or g + 1 == self.tc.epochs:
+        evaluate = (g + 1) % tc.eval_every == 0 or g + 1 == tc.epochs
+        ev = None
+        if g + 1 < tc.epochs:
+            res = self.collect(g + 1, evaluate=evaluate)
+            self.pending_train_reward = res["train_reward"]
+            ev = res.get("eval")
+        elif evaluate:
             ev = self.evaluate()
+        if ev is not None:
             row |= {f"eval_{k}": float(v) for k, v in ev.items() if k != "episodes"}
         self.epoch += 1
         self.wall += time.perf_counter() - start
@@ -675,6 +809,8 @@ class MARLTrainer:
         return {
             "identity": json.dumps(self.identity(), sort_keys=True),
             "epoch": self.epoch,
+            "collected": self.collected,
+            "pending_train_reward": self.pending_train_reward,
             "net": self.net.state_dict(),
             "target": self.target.state_dict(),
             "opt": self.opt.state_dict(),
@@ -694,6 +830,8 @@ class MARLTrainer:
                 "differ); use another --out folder"
             )
         self.epoch = int(s["epoch"])
+        self.collected = int(s["collected"])
+        self.pending_train_reward = float(s["pending_train_reward"])
         self.net.load_state_dict(s["net"])
         self.target.load_state_dict(s["target"])
         self.opt.load_state_dict(s["opt"])

@@ -13,6 +13,7 @@ from dnt.marl import (
     QNetwork,
     TrainConfig,
     actions_by_count,
+    available_pairs,
     feature_size,
     td_loss,
     td_targets,
@@ -44,28 +45,72 @@ def test_actions_by_count_enumerates_exactly_the_available_actions():
             expect = {a for a in range(2 ** (u + 1)) if a & ~allowed == 0}
             assert set(row.tolist()) == expect and len(row) == len(expect)
     assert seen.all()
+    row_of, acts = available_pairs(cov)
+    for r in range(len(cov)):
+        allowed = allowed_bits(cov[r][None])[0]
+        expect = [a for a in range(2 ** (u + 1)) if a & ~allowed == 0]
+        assert acts[row_of == r].tolist() == expect  # ascending: ties go to the lowest id
 
 
-@pytest.mark.parametrize(("head", "rows"), [("factored", 30), ("plain", 30), ("factored", 300)])
-def test_q_max_over_available_equals_masked_full_head(head, rows):
+@pytest.mark.parametrize(
+    ("head", "rows", "u"),
+    [("factored", 30, 5), ("plain", 30, 5), ("factored", 300, 5), ("factored", 300, 8)],
+)
+def test_q_max_over_available_equals_masked_full_head(head, rows, u):
+    # 30 rows: the flat pass; 300 rows: the grouped pass, which with u = 8 sends some groups
+    # down the dense-product path
+    assert (rows <= QNetwork.FLAT_ROWS) == (rows == 30)
     gen = torch.Generator().manual_seed(0)
-    net = QNetwork(3, 7, 16, 2**6, head=head)
+    a_n = 2 ** (u + 1)
+    net = QNetwork(3, 7, 16, a_n, head=head)
     net.reset_parameters(gen)
     with torch.no_grad():
         net.head_w.weight.normal_(generator=gen)  # non-zero residuals for the factored head
     rng = np.random.default_rng(1)
     h = torch.randn(rows, 16, generator=gen)
     agent = rng.integers(0, 3, rows)
-    cov = rng.random((rows, 5)) < 0.6
+    cov = rng.random((rows, u)) < (0.6 if u < 8 else rng.random((rows, 1)))
+    if u == 8:
+        sizes = [
+            (int((agent[rows] == m).sum()), acts.shape[1])
+            for rows, acts in actions_by_count(cov)
+            for m in range(3)
+        ]
+        assert any(net.dense_pays(*s) for s in sizes if s[0])
+        assert not all(net.dense_pays(*s) for s in sizes if s[0])
     with torch.no_grad():
         best, best_a = net.q_max(h, agent, cov)
+        chosen = net.q_of(h, torch.from_numpy(agent), torch.from_numpy(best_a)[:, None])[:, 0]
+        torch.testing.assert_close(chosen, best, rtol=1e-5, atol=1e-5)
         for i in range(rows):
             full = net.q_all(h[i : i + 1], int(agent[i]))[0]
-            mask = torch.from_numpy((np.arange(64) & ~allowed_bits(cov[i][None])[0]) == 0)
+            mask = torch.from_numpy((np.arange(a_n) & ~allowed_bits(cov[i][None])[0]) == 0)
             ref = full.masked_fill(~mask, -torch.inf)
             assert best[i] == pytest.approx(float(ref.max()), rel=1e-5, abs=1e-5)
             assert full[best_a[i]] == pytest.approx(float(ref.max()), rel=1e-5, abs=1e-5)
             assert mask[best_a[i]]  # masking never lets an unavailable action through
+
+
+def test_batched_agent_networks_equal_torch_gru():
+    """The agents' networks, evaluated together, follow torch.nn.Linear + ReLU + nn.GRU."""
+    gen = torch.Generator().manual_seed(5)
+    net = QNetwork(3, 7, 16, 2**4)
+    net.reset_parameters(gen)
+    x = torch.randn(3, 9, 5, 7, generator=gen)  # (M, T, N, F)
+    h0 = torch.randn(3, 5, 16, generator=gen)
+    with torch.no_grad():
+        hs = net.unroll(x, h0)
+        for m in range(3):
+            fc, gru = torch.nn.Linear(7, 16), torch.nn.GRU(16, 16)
+            fc.weight.copy_(net.fc_w[m].T)
+            fc.bias.copy_(net.fc_b[m])
+            gru.weight_ih_l0.copy_(net.w_ih[m].T)
+            gru.weight_hh_l0.copy_(net.w_hh[m].T)
+            gru.bias_ih_l0.copy_(net.b_ih[m])
+            gru.bias_hh_l0.copy_(net.b_hh[m])
+            ref, _ = gru(torch.relu(fc(x[m])), h0[m][None])
+            torch.testing.assert_close(hs[m], ref, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(net.step(x[:, 0], h0), hs[:, 0])
 
 
 def test_target_max_is_sum_of_per_agent_maxes():
@@ -126,7 +171,7 @@ def test_greedy_and_exploring_actions_are_available():
 
 def test_feature_size_matches(cfg):
     tr = MARLTrainer(TINY, TrainConfig(**TINY_TC), seed=0)
-    assert tr.net.fc[0].in_features == feature_size(TINY, True) == 3 * 4 + 5 + 1
+    assert tr.net.in_dim == tr.net.fc_w.shape[1] == feature_size(TINY, True) == 3 * 4 + 5 + 1
 
 
 def _weights(tr):
@@ -159,6 +204,33 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path):
     assert len(csv) == 1 + tc.epochs and csv[0].startswith("epoch,")
     with pytest.raises(ValueError, match="another run"):
         train(TINY, tc, seed=4, out_dir=tmp_path / "b", progress=False)
+
+
+def test_evaluation_during_collection_equals_a_separate_evaluation():
+    """The fused pass (next epoch's collection + greedy evaluation) reports what
+    ``MARLTrainer.evaluate`` reports on its own, and collects the same episodes."""
+    tc = TrainConfig(**TINY_TC)
+    tr = MARLTrainer(TINY, tc, seed=5)
+    tr.run_epoch()  # collects epoch 0, trains, then collects epoch 1 with the evaluation
+    fused = {k[5:]: v for k, v in tr.curve[-1].items() if k.startswith("eval_")}
+    alone = tr.evaluate()
+    assert fused == pytest.approx({k: v for k, v in alone.items() if k != "episodes"}, rel=1e-9)
+    assert set(fused) == set(alone) - {"episodes"}
+    # epoch 1's episodes are those a collection without evaluation would have gathered
+    tr2 = MARLTrainer(TINY, tc, seed=5)
+    tr2.rng = np.random.default_rng(9)
+    tr.rng = np.random.default_rng(9)
+    tr2.net.load_state_dict(tr.net.state_dict())
+    r_with = tr.collect(2, evaluate=True)
+    r_without = tr2.collect(2, evaluate=False)
+    assert r_with["train_reward"] == r_without["train_reward"]
+    newest = (tr.buffer.pos - 1) % tr.buffer.capacity
+    for k in tr.buffer.data:
+        np.testing.assert_array_equal(
+            tr.buffer.data[k][newest],
+            tr2.buffer.data[k][(tr2.buffer.pos - 1) % tr2.buffer.capacity],
+            err_msg=k,
+        )
 
 
 def test_train_config_validation():

@@ -367,7 +367,8 @@ class QNetwork(nn.Module):
     def dense_pays(self, rows: int, actions: int) -> bool:
         """Whether ``rows`` rows of one agent with ``actions`` available actions each get their
         per-action term faster from one product with all 2**(U+1) head rows than by gathering
-        (a cost model measured on the 2-core reference machine; results agree either way)."""
+        (a cost model measured on the 2-core reference machine; both give the same Q-values
+        up to float rounding). Only used without gradients (targets, acting)."""
         return rows * (actions - self.num_actions / 90) > self.num_actions / 10
 
     def q_max(

@@ -168,18 +168,24 @@ def local_features(
 _PICKS: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
 
 
-def _subset_bits(c: int) -> np.ndarray:
-    """(2**(c+1), c) 0/1: for action slot j, whether covered user i (in index order) is served."""
-    return _picks(c)[0]
-
-
 def _picks(c: int) -> tuple[np.ndarray, torch.Tensor]:
-    """:func:`_subset_bits` as int64 and as a float32 tensor, cached per c."""
+    """(2**(c+1), c) 0/1, as int64 and as a float32 tensor, cached per c: for action slot j,
+    whether covered user i (in index order) is served."""
     if c not in _PICKS:
         j = np.arange(2 ** (c + 1), dtype=np.int64)
         pick = (j[:, None] >> np.arange(1, c + 1)) & 1
         _PICKS[c] = (pick, torch.from_numpy(pick.astype(np.float32)))
     return _PICKS[c]
+
+
+def _slot_actions(users: np.ndarray) -> np.ndarray:
+    """Action ids of every slot for rows covering ``users`` (n, c) (user indices, ascending):
+    (n, 2**(c+1)); slot j sends the update if j & 1 and serves covered user i if bit i of j >> 1
+    is set, so the ids ascend with j."""
+    c = users.shape[1]
+    bit_values = np.int64(1) << (users + 1).astype(np.int64)  # (n, c)
+    j = np.arange(2 ** (c + 1), dtype=np.int64)
+    return (j & 1)[None, :] | (_picks(c)[0] @ bit_values.T).T
 
 
 def _groups(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -190,11 +196,7 @@ def _groups(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     for c in np.unique(count):
         rows = np.flatnonzero(count == c)
         users = np.argsort(~cov[rows], axis=-1, kind="stable")[:, :c]  # covered users
-        bit_values = np.int64(1) << (users + 1).astype(np.int64)  # (n, c)
-        pick = _subset_bits(int(c))  # (A, c)
-        j = np.arange(2 ** (int(c) + 1), dtype=np.int64)
-        acts = (j & 1)[None, :] | (pick @ bit_values.T).T
-        out.append((rows, acts, users))
+        out.append((rows, _slot_actions(users), users))
     return out
 
 
@@ -204,10 +206,7 @@ def _actions_of(allowed: int) -> np.ndarray:
     bits = [i for i in range(allowed.bit_length()) if allowed >> i & 1]
     if not bits or bits[0] != 0:  # the update bit is always available
         raise ValueError(f"allowed={allowed!r}: bit 0 (the update) must be set")
-    users = np.array(bits[1:], dtype=np.int64)
-    pick = _subset_bits(len(users))  # (A, c)
-    j = np.arange(2 ** len(bits), dtype=np.int64)
-    return (j & 1) | (pick @ (np.int64(1) << users))
+    return _slot_actions(np.array([bits[1:]], dtype=np.int64) - 1)[0]
 
 
 def available_pairs(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -261,7 +260,6 @@ class QNetwork(nn.Module):
         if head not in HEADS:
             raise ValueError(f"head={head!r} is invalid: must be one of {HEADS}")
         m, h = num_agents, hidden
-        self.num_agents = m
         self.in_dim = in_dim
         self.hidden = hidden
         self.head = head
@@ -637,7 +635,6 @@ class MARLTrainer:
             cfg, num_envs=tc.envs_per_epoch + tc.eval_episodes, predictor=predictor
         )
         self.epoch = 0
-        self.collected = 0  # epochs whose episodes are in the buffer (epoch or epoch + 1)
         self.pending_train_reward = float("nan")  # mean reward of the newest collection
         self.curve: list[dict[str, float]] = []
         self.wall = 0.0
@@ -691,7 +688,6 @@ class MARLTrainer:
         ep["positions"][:, t_len] = final["state"][:b]
         ep["coverage"][:, t_len] = final["coverage"][:b]
         self.buffer.add(ep)
-        self.collected = epoch + 1
         out: dict[str, Any] = {"train_reward": float(ep["team_reward"].mean())}
         if evaluate:
             out["eval"] = summarise_slots(rec)
@@ -770,7 +766,7 @@ class MARLTrainer:
         start = time.perf_counter()
         tc = self.tc
         g = self.epoch
-        if self.collected <= g:  # only before the first epoch
+        if g == 0:  # later epochs' episodes were collected at the end of the epoch before
             self.pending_train_reward = self.collect(g)["train_reward"]
         row: dict[str, float] = {
             "epoch": g + 1,
@@ -810,7 +806,6 @@ class MARLTrainer:
         return {
             "identity": json.dumps(self.identity(), sort_keys=True),
             "epoch": self.epoch,
-            "collected": self.collected,
             "pending_train_reward": self.pending_train_reward,
             "net": self.net.state_dict(),
             "target": self.target.state_dict(),
@@ -831,7 +826,6 @@ class MARLTrainer:
                 "differ); use another --out folder"
             )
         self.epoch = int(s["epoch"])
-        self.collected = int(s["collected"])
         self.pending_train_reward = float(s["pending_train_reward"])
         self.net.load_state_dict(s["net"])
         self.target.load_state_dict(s["target"])

@@ -7,10 +7,11 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
@@ -93,8 +94,14 @@ def test_page_in_chromium(page, server, browser):
             missing.append(r.url) if r.status >= 400 and not r.url.endswith("favicon.ico") else None
         ),
     )
+    # "load" covers the page's scripts, styles and images. No "networkidle" wait: Playwright
+    # discourages it and it timed out once in CI on a fully loaded page. Readiness is checked
+    # below with explicit conditions (MathJax typeset, fonts ready, every image decoded).
     tab.goto(f"{server}/{rel}", wait_until="load")
-    tab.wait_for_load_state("networkidle")
+    refresh = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', page.read_text(), re.I)
+    if refresh:  # jupyter-book's top-level index.html only redirects to the first page
+        target = urljoin(f"{server}/{rel}", refresh.group(1))
+        tab.wait_for_url(target, wait_until="load")
     has_math = tab.evaluate("document.querySelectorAll('.math').length") > 0
     if has_math:
         tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
@@ -109,7 +116,9 @@ def test_page_in_chromium(page, server, browser):
             ".test(e.innerText)).length"
         )
         assert raw == 0, "raw TeX left on the page"
-    sizes = tab.evaluate("[...document.images].map(i => [i.src, i.complete ? i.naturalWidth : 0])")
+    tab.evaluate("document.fonts.ready.then(() => true)")  # the MathJax fonts, if any
+    tab.wait_for_function("[...document.images].every(i => i.complete)", timeout=20000)
+    sizes = tab.evaluate("[...document.images].map(i => [i.src, i.naturalWidth])")
     assert all(w > 0 for _, w in sizes), [s for s, w in sizes if w == 0]
     hrefs = tab.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
     broken = []

@@ -30,6 +30,7 @@ import io
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dnt._io import atomic_write, atomic_write_json
-from dnt.baselines import EVAL_SEED_BASE, SLOT_KEYS, evaluate_policy, slot_metrics, summarise_slots
+from dnt.baselines import EVAL_SEED_BASE, SLOT_KEYS, slot_metrics, summarise_slots
 from dnt.config import SystemConfig
 from dnt.env import VectorDNTEnv, allowed_bits
 from dnt.twin import Predictor
@@ -55,6 +56,7 @@ __all__ = [
     "local_features",
     "td_targets",
     "train",
+    "train_seeds",
 ]
 
 ALGOS = ("vdn", "iql")
@@ -234,6 +236,53 @@ def actions_by_count(cov: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 # the Q-network
 
 
+class _HiddenProduct(torch.autograd.Function):
+    """``h @ w`` (batched), whose backward multiplies by ``w_t``, a contiguous copy of w's
+    transpose made once per unroll: a batched product with a transposed operand is several
+    times slower on CPU than with a contiguous one, and the GRU's recurrent product is the
+    learner's hot spot. Values and gradients are those of ``torch.bmm(h, w)``."""
+
+    @staticmethod
+    def forward(ctx: Any, h: torch.Tensor, w: torch.Tensor, w_t: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(h, w_t)
+        return torch.bmm(h, w)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        h, w_t = ctx.saved_tensors
+        grad_h = torch.bmm(g, w_t) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(h.transpose(1, 2), g) if ctx.needs_input_grad[1] else None
+        return grad_h, grad_w, None
+
+
+class _RecurrentParams(torch.autograd.Function):
+    """The recurrent bias b_hh broadcast to every slot, (M, T, N, 3H), carrying the gradients
+    of the recurrent weights and bias: sum_t h_{t-1}^T g_t and sum_t g_t, as one batched
+    product once the backward pass has been through every slot (instead of one small product
+    and one accumulation per slot). The unroll appends h_{t-1} (detached) to ``prev`` and uses
+    ``w_hh`` detached in its per-slot products, which then only pass gradients to h."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        w_hh: torch.Tensor,
+        b_hh: torch.Tensor,
+        shape: tuple[int, ...],
+        prev: list[torch.Tensor],
+    ) -> torch.Tensor:
+        ctx.prev = prev  # detached tensors: no reference cycle through the graph
+        return b_hh[:, None, None, :].expand(shape).contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        m = g.shape[0]
+        g2 = g.reshape(m, -1, g.shape[-1])  # (M, T * N, 3H)
+        hp = torch.stack(ctx.prev, 1).reshape(m, -1, ctx.prev[0].shape[-1])  # (M, T * N, H)
+        grad_w = torch.bmm(hp.transpose(1, 2), g2) if ctx.needs_input_grad[0] else None
+        grad_b = g2.sum(1) if ctx.needs_input_grad[1] else None
+        return grad_w, grad_b, None, None
+
+
 class QNetwork(nn.Module):
     """The M Q-networks of the BSs, one per BS (no parameters shared), stored side by side.
 
@@ -300,6 +349,23 @@ class QNetwork(nn.Module):
                 self.bit_w.uniform_(-b, b, generator=gen)
                 self.bit_b.uniform_(-b, b, generator=gen)
 
+    @classmethod
+    def stack(cls, nets: Sequence[QNetwork]) -> QNetwork:
+        """One network holding the agents of ``nets`` side by side (agent k of ``nets[i]``
+        becomes agent i * M + k): several independent runs evaluated as one batch."""
+        first = nets[0]
+        out = cls(
+            first.fc_w.shape[0] * len(nets),
+            first.in_dim,
+            first.hidden,
+            first.num_actions,
+            first.head,
+        )
+        with torch.no_grad():
+            for name, p in out.named_parameters():
+                p.copy_(torch.cat([dict(n.named_parameters())[name] for n in nets]))
+        return out
+
     def dense_parameters(self) -> list[nn.Parameter]:
         extra = [self.bit_w, self.bit_b] if self.head == "factored" else []
         return [self.fc_w, self.fc_b, self.w_ih, self.w_hh, self.b_ih, self.b_hh, *extra]
@@ -319,8 +385,19 @@ class QNetwork(nn.Module):
         gi = torch.baddbmm(self.b_ih[:, None], a, self.w_ih).view(m, t_len, n, 3 * hid)
         h = h0
         out = []
-        for gi_t in gi.unbind(1):  # unbind/split, not slicing: cheap in the backward pass
-            gh = torch.baddbmm(self.b_hh[:, None], h, self.w_hh)
+        grad = torch.is_grad_enabled() and self.w_hh.requires_grad
+        if grad:  # the recurrent weights' gradient comes in one product after the loop
+            w_hh = self.w_hh.detach()
+            w_hh_t = w_hh.transpose(1, 2).contiguous()
+            prev: list[torch.Tensor] = []
+            shape = (m, t_len, n, 3 * hid)
+            b_hh = _RecurrentParams.apply(self.w_hh, self.b_hh, shape, prev).unbind(1)
+        for t, gi_t in enumerate(gi.unbind(1)):  # unbind/split, not slicing: cheap backward
+            if grad:
+                prev.append(h.detach())
+                gh = _HiddenProduct.apply(h, w_hh, w_hh_t) + b_hh[t]
+            else:
+                gh = torch.baddbmm(self.b_hh[:, None], h, self.w_hh)
             i_rz, i_n = gi_t.split([2 * hid, hid], -1)
             h_rz, h_n = gh.split([2 * hid, hid], -1)
             r, z = torch.sigmoid(i_rz + h_rz).chunk(2, -1)
@@ -334,7 +411,12 @@ class QNetwork(nn.Module):
 
     def per_bit(self, h: torch.Tensor, agent: torch.Tensor) -> torch.Tensor:
         """Bit terms of the factored head, e_{m,i} . h + c_{m,i}: h (R, H), agent (R,) ->
-        (R, U+1); one product per agent."""
+        (R, U+1); one product per agent, or one batched product when the rows come in equal
+        blocks, one per agent in order (the learner's and the actor's layout)."""
+        k, n = self.fc_w.shape[0], h.shape[0]
+        if n % k == 0 and torch.equal(agent, torch.arange(k).repeat_interleave(n // k)):
+            hb = h.reshape(k, n // k, -1)
+            return torch.baddbmm(self.bit_b[:, None], hb, self.bit_w.transpose(1, 2)).view(n, -1)
         out = torch.zeros(h.shape[0], self.num_bits)
         for m in torch.unique(agent).tolist():
             sel = torch.nonzero(agent == m)[:, 0]
@@ -345,9 +427,10 @@ class QNetwork(nn.Module):
         """Q-values of given action ids: h (R, H), agent (R,), acts (R, A) -> (R, A)."""
         idx = agent[:, None] * self.num_actions + acts
         w = self.head_w(idx)  # (R, A, H)
-        q = torch.bmm(w, h[:, :, None])[..., 0] + self.head_b(idx)[..., 0]
+        # row-wise dot products (elementwise, not bmm: a bmm of many 1 x H matrices is slow)
+        q = (w * h[:, None, :]).sum(-1) + self.head_b(idx)[..., 0]
         if self.head == "factored":  # plus the bit terms of a's bits
-            q = q + torch.bmm(self._bits(acts), self.per_bit(h, agent)[:, :, None])[..., 0]
+            q = q + (self._bits(acts) * self.per_bit(h, agent)[:, None, :]).sum(-1)
         return q
 
     def q_all(self, h: torch.Tensor, m: int) -> torch.Tensor:
@@ -362,53 +445,58 @@ class QNetwork(nn.Module):
     # q_max evaluates up to this many rows (acting) in one flat pass over all (row, action) pairs
     FLAT_ROWS = 256
 
-    def dense_pays(self, rows: int, actions: int) -> bool:
-        """Whether ``rows`` rows of one agent with ``actions`` available actions each get their
-        per-action term faster from one product with all 2**(U+1) head rows than by gathering
-        (a cost model measured on the 2-core reference machine; both give the same Q-values
-        up to float rounding). Only used without gradients (targets, acting)."""
-        return rows * (actions - self.num_actions / 90) > self.num_actions / 10
-
     def q_max(
-        self, h: torch.Tensor, agent: np.ndarray, cov: np.ndarray
+        self, h: torch.Tensor, agent: np.ndarray, cov: np.ndarray, flat: bool | None = None
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Max Q over the available actions of each row, and the maximising action id.
 
         ``h`` (R, H), ``agent`` (R,) BS of each row, ``cov`` (R, U) its coverage. Only
         available actions are evaluated, by groups of rows with the same number c of covered
         users: the bit term as one product with the (2**(c+1), c) subset table, the per-action
-        term by gathering head rows or from one dense product per agent (see
-        :meth:`dense_pays`); for few rows (acting), every (row, action) pair in one flat pass.
-        Ties go to the lowest action id.
+        term from one product per agent with the head rows of the distinct actions of its rows
+        in the group; for few rows (acting), every (row, action) pair in one flat pass
+        (``flat``; default: at most ``FLAT_ROWS`` rows). A row's value depends only on the rows
+        of its own agent, never on other agents' (other runs') rows. Ties go to the lowest
+        action id.
         """
         agent = np.asarray(agent, dtype=np.int64)
         n_rows = h.shape[0]
         ag_all = torch.from_numpy(agent)
         per_bit = self.per_bit(h, ag_all) if self.head == "factored" else None
-        if n_rows <= self.FLAT_ROWS:
+        if flat if flat is not None else n_rows <= self.FLAT_ROWS:
             return self._q_max_flat(h, agent, cov, per_bit)
         best = torch.empty(n_rows)
         best_a = np.zeros(n_rows, np.int64)
+        n_act = self.num_actions
         for rows, acts, users in _groups(cov):
+            order = np.argsort(agent[rows], kind="stable")  # each agent's rows contiguous
+            rows, acts, users = rows[order], acts[order], users[order]
+            ag = agent[rows]
             r = torch.from_numpy(rows)
             a = torch.from_numpy(acts)
-            ag = ag_all[r]
-            idx = (ag[:, None] * self.num_actions + a).reshape(-1)
-            q = self.head_b.weight[:, 0].index_select(0, idx).view(a.shape)
-            # per-action term: one dense product over all actions of agent m when that reads
-            # less memory than gathering the rows' head rows (many rows with many actions)
-            gathered = torch.ones(len(rows), dtype=torch.bool)
-            for m in torch.unique(ag).tolist():
-                sel = torch.nonzero(ag == m)[:, 0]
-                if self.dense_pays(len(sel), a.shape[1]):
-                    w_m = self.head_w.weight[m * self.num_actions : (m + 1) * self.num_actions]
-                    q[sel] += torch.gather(h[r[sel]] @ w_m.T, 1, a[sel])
-                    gathered[sel] = False
-            if gathered.any():
-                g = torch.nonzero(gathered)[:, 0]
-                sub = idx.view(a.shape)[g].reshape(-1)
-                w = self.head_w.weight.index_select(0, sub).view(len(g), a.shape[1], -1)
-                q[g] += torch.bmm(w, h[r[g]][:, :, None])[..., 0]
+            # per-action term, agent by agent: the distinct actions of the agent's rows (rows
+            # that share a coverage share their actions), one product h @ w^T with their head
+            # rows, then each row's own actions picked from it: reads far less than gathering
+            # head rows row by row. Keys agent * A + action sort agent by agent.
+            # rows with the same agent and coverage share their actions (the last action id is
+            # the full available mask): find the distinct actions over distinct patterns only
+            _, first, inv = np.unique(
+                ag * n_act + acts[:, -1], return_index=True, return_inverse=True
+            )
+            uniq_np, pos_p = np.unique(ag[first, None] * n_act + acts[first], return_inverse=True)
+            uniq = torch.from_numpy(uniq_np)
+            pos = torch.from_numpy(pos_p.reshape(len(first), -1)[inv.reshape(-1)])
+            w_all = self.head_w.weight.index_select(0, uniq)
+            b_all = self.head_b.weight[:, 0].index_select(0, uniq)
+            present, row_lo = np.unique(ag, return_index=True)
+            row_hi = np.append(row_lo[1:], len(rows))
+            u_lo = np.searchsorted(uniq_np, present * n_act)
+            u_hi = np.append(u_lo[1:], len(uniq))
+            hr = h.index_select(0, r)
+            q = torch.empty(a.shape)
+            for lo, hi, ul, uh in zip(row_lo, row_hi, u_lo, u_hi, strict=True):
+                prod = torch.addmm(b_all[ul:uh], hr[lo:hi], w_all[ul:uh].T)
+                q[lo:hi] = prod.gather(1, pos[lo:hi] - int(ul))
             if per_bit is not None:
                 c = users.shape[1]
                 pick = _picks(c)[1]  # (A, c)
@@ -440,18 +528,51 @@ class QNetwork(nn.Module):
         return best, acts[first.numpy()]
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
-    """Scale all gradients (dense or sparse) so their joint 2-norm is at most ``max_norm``."""
-    grads = [p.grad for p in params if p.grad is not None]
-    sq = torch.zeros(())
-    for g in grads:
-        v = g.coalesce().values() if g.is_sparse else g
-        sq = sq + (v.detach() ** 2).sum()
-    total = float(sq.sqrt())
-    if total > max_norm:
-        for g in grads:
-            g.mul_(max_norm / (total + 1e-6))
-    return total
+def _coalesce_in_order(g: torch.Tensor) -> torch.Tensor:
+    """``g.coalesce()`` for a sparse row gradient, summing the entries of a row in the order
+    they were produced (torch's coalesce does not promise an order, and its float sums then
+    depend on the other rows: on the other runs when runs are stacked)."""
+    if g.is_coalesced():
+        return g
+    rows, vals = g._indices()[0], g._values()
+    order = torch.sort(rows, stable=True).indices
+    uniq, inverse = torch.unique_consecutive(rows[order], return_inverse=True)
+    summed = torch.zeros(len(uniq), *vals.shape[1:], dtype=vals.dtype)
+    summed.index_add_(0, inverse, vals[order])
+    return torch.sparse_coo_tensor(
+        uniq[None], summed, g.shape, is_coalesced=True, check_invariants=False
+    )
+
+
+def clip_grad_norm(net: QNetwork, num_runs: int, max_norm: float) -> np.ndarray:
+    """Gradient-norm clipping of each run held side by side in ``net`` (see
+    :meth:`QNetwork.stack`): run i's gradients (dense and sparse) are scaled so that their
+    joint 2-norm is at most ``max_norm``. Run by run, so a run's numbers do not depend on the
+    others. Returns each run's norm before clipping."""
+    dense = [p for p in net.dense_parameters() if p.grad is not None]
+    sparse = []
+    for p in net.sparse_parameters():
+        if p.grad is not None:
+            p.grad = _coalesce_in_order(p.grad)
+            rows = p.grad.indices()[0]
+            per_run = net.num_actions * (net.fc_w.shape[0] // num_runs)  # head rows of one run
+            bounds = torch.searchsorted(rows, torch.arange(num_runs + 1) * per_run).tolist()
+            sparse.append((p.grad.values(), bounds))
+    norms = np.zeros(num_runs)
+    for i in range(num_runs):
+        sq = torch.zeros(())
+        for p in dense:
+            sq = sq + (p.grad.view(num_runs, -1)[i] ** 2).sum()
+        for v, b in sparse:
+            sq = sq + (v[b[i] : b[i + 1]] ** 2).sum()
+        total = float(sq.sqrt())
+        norms[i] = total
+        if total > max_norm:
+            for p in dense:
+                p.grad.view(num_runs, -1)[i].mul_(max_norm / (total + 1e-6))
+            for v, b in sparse:
+                v[b[i] : b[i + 1]].mul_(max_norm / (total + 1e-6))
+    return norms
 
 
 def td_targets(
@@ -472,11 +593,21 @@ def td_targets(
     return local_reward + gamma * not_done.unsqueeze(-1) * next_max
 
 
-def td_loss(algo: str, q_taken: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. (22) for VDN: mean of (y~ - sum_m Q_m)^2; IQL: mean over agents of (y~_m - Q_m)^2."""
+def td_loss(algo: str, q_taken: torch.Tensor, target: torch.Tensor, keep: int = 0) -> torch.Tensor:
+    """Eq. (22) for VDN: mean of (y~ - sum_m Q_m)^2; IQL: mean over agents of (y~_m - Q_m)^2.
+
+    ``q_taken`` and ``target`` are (..., M) and (..., 1) (VDN) or (..., M) (IQL); the mean is
+    over every axis but the first ``keep`` (one loss per run when runs are stacked)."""
     if algo == "vdn":
-        return ((target[..., 0] - q_taken.sum(-1)) ** 2).mean()
-    return ((target - q_taken) ** 2).mean()
+        sq = (target[..., 0] - q_taken.sum(-1)) ** 2
+    else:
+        sq = (target - q_taken) ** 2
+    if keep == 0:
+        return sq.mean()
+    if keep != 1:
+        raise ValueError(f"keep={keep!r} is invalid: must be 0 or 1")
+    # one mean per run over its own contiguous values: a run's loss does not depend on the others
+    return torch.stack([row.mean() for row in sq.flatten(1)])
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,51 +671,70 @@ def episode_features(cfg: SystemConfig, ep: dict[str, np.ndarray], extras: bool)
 
 
 class GreedyPolicy:
-    """Acts with the Q-networks: argmax over available actions, epsilon-greedy when asked."""
+    """Acts with the Q-networks: argmax over available actions, epsilon-greedy when asked.
+
+    With a trainer of R runs (seeds), the env holds R equal blocks of environments, block i
+    played by run i's networks and explored with ``rng[i]``.
+    """
 
     def __init__(
         self,
         trainer: MARLTrainer,
         epsilon: float = 0.0,
-        rng: np.random.Generator | None = None,
+        rng: np.random.Generator | Sequence[np.random.Generator] | None = None,
         explore_envs: int | None = None,
     ) -> None:
         self.tr = trainer
         self.epsilon = epsilon
-        self.rng = rng if rng is not None else np.random.default_rng(0)
-        self.explore_envs = explore_envs  # only envs 0 .. explore_envs - 1 explore (None: all)
+        runs = trainer.num_runs
+        if rng is None:
+            rng = [np.random.default_rng(0) for _ in range(runs)]
+        self.rngs = [rng] if isinstance(rng, np.random.Generator) else list(rng)
+        if len(self.rngs) != runs:
+            raise ValueError(f"rng: {len(self.rngs)} generators given, the trainer has {runs} runs")
+        self.explore_envs = explore_envs  # only envs 0 .. explore_envs - 1 of each block explore
 
     def reset(self, num_envs: int) -> None:
-        m, h = self.tr.cfg.num_bs, self.tr.tc.hidden
-        self.h = torch.zeros(m, num_envs, h)
+        runs, m, h = self.tr.num_runs, self.tr.cfg.num_bs, self.tr.tc.hidden
+        if num_envs % runs:
+            raise ValueError(f"num_envs={num_envs} is invalid: must be a multiple of {runs} runs")
+        self.h = torch.zeros(runs * m, num_envs // runs, h)
         self.prev = np.zeros((num_envs, m), np.int64)
         self.since = np.zeros((num_envs, m))
 
     def act(self, obs: dict[str, np.ndarray], env: VectorDNTEnv) -> np.ndarray:
         cfg, tc = self.tr.cfg, self.tr.tc
         x = local_features(cfg, obs["state"], obs["coverage"], self.prev, self.since, tc.extras)
-        b, m = self.prev.shape
+        runs, m = self.tr.num_runs, cfg.num_bs
+        b = len(self.prev) // runs  # envs per run; rows below are ordered (run, BS, env)
+
+        def by_agent(a: np.ndarray) -> np.ndarray:  # (R * b, M, ...) -> (R * M * b, ...)
+            a = np.swapaxes(a.reshape(runs, b, m, *a.shape[2:]), 1, 2)
+            return a.reshape(runs * m * b, *a.shape[3:])
+
         with torch.no_grad():
-            self.h = self.tr.net.step(torch.from_numpy(np.swapaxes(x, 0, 1)), self.h)
-            agent = np.repeat(np.arange(m), b)
+            xs = torch.from_numpy(by_agent(x)).view(runs * m, b, -1)
+            self.h = self.tr.net.step(xs, self.h)
             _, best = self.tr.net.q_max(
-                self.h.reshape(m * b, -1),
-                agent,
-                np.swapaxes(obs["coverage"], 0, 1).reshape(m * b, -1),
+                self.h.reshape(runs * m * b, -1),
+                np.repeat(np.arange(runs * m), b),
+                by_agent(obs["coverage"]),
+                flat=m * b <= QNetwork.FLAT_ROWS,  # decided per run: rows of one run only
             )
-        out = best.reshape(m, b).T.copy()
+        out = np.swapaxes(best.reshape(runs, m, b), 1, 2).reshape(runs * b, m).copy()
         if self.epsilon > 0:
             k = b if self.explore_envs is None else self.explore_envs
-            shape = (k, m)
-            if tc.explore_joint:  # one coin per environment, shared by its BSs
-                explore = np.repeat(self.rng.random((k, 1)) < self.epsilon, m, 1)
-            else:
-                explore = self.rng.random(shape) < self.epsilon
             u = cfg.num_users
-            on = self.rng.random((*shape, u + 1)) < tc.explore_serve_prob
-            on[..., 0] = self.rng.random(shape) < 0.5  # the update bit: a fair coin
-            rand = (on.astype(np.int64) << np.arange(u + 1, dtype=np.int64)).sum(-1)
-            out[:k] = np.where(explore, rand & allowed_bits(obs["coverage"][:k]), out[:k])
+            for i, rng in enumerate(self.rngs):
+                sl = slice(i * b, i * b + k)
+                if tc.explore_joint:  # one coin per environment, shared by its BSs
+                    explore = np.repeat(rng.random((k, 1)) < self.epsilon, m, 1)
+                else:
+                    explore = rng.random((k, m)) < self.epsilon
+                on = rng.random((k, m, u + 1)) < tc.explore_serve_prob
+                on[..., 0] = rng.random((k, m)) < 0.5  # the update bit: a fair coin
+                rand = (on.astype(np.int64) << np.arange(u + 1, dtype=np.int64)).sum(-1)
+                out[sl] = np.where(explore, rand & allowed_bits(obs["coverage"][sl]), out[sl])
         self.prev = out
         return out
 
@@ -605,216 +755,288 @@ def _epoch_env_seed(seed: int, epoch: int) -> int:
 
 
 class MARLTrainer:
-    """Algorithm 2 for VDN or IQL; ``run`` trains (resuming from ``out_dir`` when possible)."""
+    """Algorithm 2 for VDN or IQL, for one seed or several side by side.
+
+    ``seed`` may be a sequence: each seed is an independent run (its own initialisation,
+    exploration, replay buffer, episodes, gradient clipping and loss) and the runs are only
+    batched together (their networks stacked along the agent axis, their environments in one
+    :class:`VectorDNTEnv`), which shares the per-operation overhead. Each run's numbers equal
+    those of the same seed trained alone (tested).
+    """
 
     def __init__(
         self,
         cfg: SystemConfig,
         tc: TrainConfig,
-        seed: int,
+        seed: int | Sequence[int],
         predictor: Predictor | None = None,
     ) -> None:
         if tc.envs_per_epoch * tc.epochs < 1:
             raise ValueError("no data would be collected")
-        self.cfg, self.tc, self.seed = cfg, tc, int(seed)
+        seeds = [seed] if isinstance(seed, (int, np.integer)) else list(seed)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seed={seed!r} is invalid: one seed or distinct seeds")
+        self.cfg, self.tc, self.seeds = cfg, tc, [int(s) for s in seeds]
+        self.num_runs = len(self.seeds)
         self.predictor = predictor
-        self.gen = torch.Generator().manual_seed(self.seed)
-        self.rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x4D41524C]))
+        self.gens = [torch.Generator().manual_seed(s) for s in self.seeds]
+        self.rngs = [np.random.default_rng(np.random.SeedSequence([s, 0x4D41524C])) for s in seeds]
         f = feature_size(cfg, tc.extras)
-        self.net = QNetwork(cfg.num_bs, f, tc.hidden, cfg.num_actions, tc.head)
-        self.net.reset_parameters(self.gen)
-        self.target = QNetwork(cfg.num_bs, f, tc.hidden, cfg.num_actions, tc.head)
+        nets = []
+        for gen in self.gens:
+            net = QNetwork(cfg.num_bs, f, tc.hidden, cfg.num_actions, tc.head)
+            net.reset_parameters(gen)
+            nets.append(net)
+        self.net = QNetwork.stack(nets)  # run i's agents are i * M .. i * M + M - 1
+        self.target = QNetwork.stack(nets)
         self._sync_targets()
-        # Adam on the dense layers; its lazy variant (SparseAdam) on the per-action head rows
+        # Adam on the dense layers; its lazy variant (SparseAdam) on the per-action head rows;
+        # both act element by element, so stacking the runs does not mix them
         self.opt = torch.optim.Adam(self.net.dense_parameters(), lr=tc.lr, foreach=True)
         self.opt_sparse = torch.optim.SparseAdam(self.net.sparse_parameters(), lr=tc.lr)
-        self.buffer = EpisodeBuffer(cfg, tc.buffer_episodes)
-        self.env = VectorDNTEnv(cfg, num_envs=tc.envs_per_epoch, predictor=predictor)
-        # collection and evaluation side by side: one forward pass per slot for both
-        self.env_with_eval = VectorDNTEnv(
-            cfg, num_envs=tc.envs_per_epoch + tc.eval_episodes, predictor=predictor
-        )
+        self.buffers = [EpisodeBuffer(cfg, tc.buffer_episodes) for _ in self.seeds]
+        self._envs: dict[tuple[int, int], VectorDNTEnv] = {}
+        self.env = self._env(tc.envs_per_epoch, 0)
         self.epoch = 0
-        self.pending_train_reward = float("nan")  # mean reward of the newest collection
-        self.curve: list[dict[str, float]] = []
+        self.pending_train_reward = [float("nan")] * self.num_runs  # newest collection's reward
+        self.curves: list[list[dict[str, float]]] = [[] for _ in self.seeds]
+        self.final_records: list[dict[str, Any]] | None = None  # last evaluation, per slot
         self.wall = 0.0
+
+    @property
+    def curve(self) -> list[dict[str, float]]:
+        """The learning curve of a single-seed trainer (see ``curves`` for several)."""
+        if self.num_runs != 1:
+            raise ValueError(f"this trainer holds {self.num_runs} runs: use .curves[i]")
+        return self.curves[0]
+
+    def _env(self, collect: int, evaluate: int) -> VectorDNTEnv:
+        """The batch of every run's ``collect`` + ``evaluate`` environments (run-major)."""
+        if (collect, evaluate) not in self._envs:
+            self._envs[collect, evaluate] = VectorDNTEnv(
+                self.cfg,
+                num_envs=self.num_runs * (collect + evaluate),
+                predictor=self.predictor,
+            )
+        return self._envs[collect, evaluate]
 
     def _sync_targets(self) -> None:
         self.target.load_state_dict(self.net.state_dict())
 
     # -- Algorithm 2, data collection stage ----------------------------------------------------
-    def collect(self, epoch: int, evaluate: bool = False) -> dict[str, Any]:
-        """Play epoch ``epoch``'s episodes epsilon-greedily into the buffer.
+    def play(
+        self, epoch: int | None, evaluate: bool = False, record: bool = False
+    ) -> list[dict[str, Any]]:
+        """Play epoch ``epoch``'s episodes epsilon-greedily into the buffers (``None``: none),
+        and with ``evaluate`` the fixed greedy evaluation episodes in the same batch.
 
-        With ``evaluate``, the fixed greedy evaluation episodes are played in the same batch
-        (same networks, no exploration, disjoint env seeds): the numbers equal those of
-        :meth:`evaluate`, at a fraction of the cost. Returns the train reward and, with
-        ``evaluate``, the evaluation figures under ``"eval"``.
+        Both use the same networks, and every environment has its own seed, so playing them
+        together gives the numbers of separate passes at a fraction of the cost. Returns, per
+        run, the train reward (when collecting) and the evaluation figures under ``"eval"``
+        (with ``record``, the per-slot arrays too, see :func:`summarise_slots`).
         """
         cfg, tc = self.cfg, self.tc
-        b, t_len, m = tc.envs_per_epoch, cfg.episode_len, cfg.num_bs
-        seeds = _epoch_env_seed(self.seed, epoch) + np.arange(b)
-        if evaluate:
-            env = self.env_with_eval
-            seeds = np.concatenate([seeds, EVAL_SEED_BASE + np.arange(tc.eval_episodes)])
-        else:
-            env = self.env
+        t_len, m = cfg.episode_len, cfg.num_bs
+        b = tc.envs_per_epoch if epoch is not None else 0
+        n_eval = tc.eval_episodes if evaluate else 0
+        if b + n_eval == 0:
+            raise ValueError("nothing to play: give an epoch or evaluate=True")
+        n = b + n_eval  # envs per run
+        seeds = np.concatenate(
+            [
+                np.concatenate(
+                    [
+                        _epoch_env_seed(s, epoch) + np.arange(b) if b else np.zeros(0, int),
+                        EVAL_SEED_BASE + np.arange(n_eval),
+                    ]
+                )
+                for s in self.seeds
+            ]
+        )
+        env = self._env(b, n_eval)
         obs = env.reset(seed=seeds)
-        pol = GreedyPolicy(self, epsilon=tc.epsilon(epoch), rng=self.rng, explore_envs=b)
+        eps = tc.epsilon(epoch) if epoch is not None else 0.0
+        pol = GreedyPolicy(self, epsilon=eps, rng=self.rngs, explore_envs=b)
         pol.reset(env.num_envs)
+        runs = self.num_runs
+        train_rows = (np.arange(runs)[:, None] * n + np.arange(b)).reshape(-1)  # run-major
+        eval_rows = (np.arange(runs)[:, None] * n + b + np.arange(n_eval)).reshape(-1)
         ep = {
-            "positions": np.zeros((b, t_len + 1, cfg.num_users, 2), np.float32),
-            "coverage": np.zeros((b, t_len + 1, m, cfg.num_users), bool),
-            "actions": np.zeros((b, t_len, m), np.int64),
-            "update_ok": np.zeros((b, t_len, m), bool),
-            "team_reward": np.zeros((b, t_len), np.float32),
-            "local_reward": np.zeros((b, t_len, m), np.float32),
+            "positions": np.zeros((runs * b, t_len + 1, cfg.num_users, 2), np.float32),
+            "coverage": np.zeros((runs * b, t_len + 1, m, cfg.num_users), bool),
+            "actions": np.zeros((runs * b, t_len, m), np.int64),
+            "update_ok": np.zeros((runs * b, t_len, m), bool),
+            "team_reward": np.zeros((runs * b, t_len), np.float32),
+            "local_reward": np.zeros((runs * b, t_len, m), np.float32),
         }
         rec: dict[str, list[np.ndarray]] = {k: [] for k in SLOT_KEYS}
         for t in range(t_len):
-            ep["positions"][:, t] = obs["state"][:b]
-            ep["coverage"][:, t] = obs["coverage"][:b]
+            ep["positions"][:, t] = obs["state"][train_rows]
+            ep["coverage"][:, t] = obs["coverage"][train_rows]
             a = pol.act(obs, env)
             obs, r, _, info = env.step(a)
             pol.observe(info)
-            ep["actions"][:, t] = a[:b]
-            ep["update_ok"][:, t] = info["update_success"][:b]
-            ep["team_reward"][:, t] = r[:b]
-            ep["local_reward"][:, t] = info["local_reward"][:b]
-            if evaluate:
+            ep["actions"][:, t] = a[train_rows]
+            ep["update_ok"][:, t] = info["update_success"][train_rows]
+            ep["team_reward"][:, t] = r[train_rows]
+            ep["local_reward"][:, t] = info["local_reward"][train_rows]
+            if n_eval:
                 for k, v in slot_metrics(r, info).items():
-                    rec[k].append(v[b:])
-        final = info["final_obs"]  # the last step ended every episode: pre-reset observation
-        ep["positions"][:, t_len] = final["state"][:b]
-        ep["coverage"][:, t_len] = final["coverage"][:b]
-        self.buffer.add(ep)
-        out: dict[str, Any] = {"train_reward": float(ep["team_reward"].mean())}
-        if evaluate:
-            out["eval"] = summarise_slots(rec)
+                    rec[k].append(v[eval_rows].reshape(runs, n_eval))
+        out: list[dict[str, Any]] = [{} for _ in range(runs)]
+        if b:
+            final = info["final_obs"]  # the last step ended every episode: pre-reset obs
+            ep["positions"][:, t_len] = final["state"][train_rows]
+            ep["coverage"][:, t_len] = final["coverage"][train_rows]
+            for i in range(runs):
+                mine = {k: v[i * b : (i + 1) * b] for k, v in ep.items()}
+                self.buffers[i].add(mine)
+                out[i]["train_reward"] = float(mine["team_reward"].mean())
+        if n_eval:
+            for i in range(runs):
+                out[i]["eval"] = summarise_slots({k: [v[i] for v in rec[k]] for k in rec}, record)
         return out
+
+    def collect(self, epoch: int, evaluate: bool = False) -> list[dict[str, Any]]:
+        """:meth:`play` epoch ``epoch``'s collection (and the evaluation with ``evaluate``)."""
+        return self.play(epoch, evaluate)
 
     # -- Algorithm 2, training stage -----------------------------------------------------------
     def loss_on(self, ep: dict[str, np.ndarray]) -> torch.Tensor:
-        """The eq. (22) (VDN) or eq. (37) (IQL) loss on a batch of whole episodes."""
+        """The eq. (22) (VDN) or eq. (37) (IQL) loss of each run, (R,), on a batch of whole
+        episodes: R equal blocks of episodes (run-major), block i from run i's buffer."""
         cfg, tc = self.cfg, self.tc
-        e, t_len, m = ep["actions"].shape
-        x = torch.from_numpy(episode_features(cfg, ep, tc.extras)[:, :t_len])  # (E, T, M, F)
-        xs = x.permute(2, 1, 0, 3)  # (M, T, E, F)
-        h0 = torch.zeros(m, e, tc.hidden)  # whole episodes from a zero hidden state
-        hs = self.net.unroll(xs, h0)  # (M, T, E, H): rows ordered (m, t, e) below
-        agent = np.repeat(np.arange(m), t_len * e)
-        a_taken = torch.from_numpy(ep["actions"]).permute(2, 1, 0).reshape(-1, 1)
-        q = self.net.q_of(hs.reshape(m * t_len * e, -1), torch.from_numpy(agent), a_taken)
-        q_taken = q.reshape(m, t_len, e).permute(2, 1, 0)  # (E, T, M)
+        runs = self.num_runs
+        re, t_len, m = ep["actions"].shape
+        e = re // runs
+        feats = episode_features(cfg, ep, tc.extras)[:, :t_len]  # (R * E, T, M, F)
+        # rows of the stacked networks: (run, BS) agents, each over (T, E)
+        x = torch.from_numpy(feats).view(runs, e, t_len, m, -1).permute(0, 3, 2, 1, 4)
+        xs = x.reshape(runs * m, t_len, e, -1)
+        h0 = torch.zeros(runs * m, e, tc.hidden)  # whole episodes from a zero hidden state
+        hs = self.net.unroll(xs, h0)  # (R * M, T, E, H): rows ordered (run, m, t, e) below
+
+        def by_agent(a: np.ndarray) -> np.ndarray:  # (R * E, T, M, ...) -> (R, M, T, E, ...)
+            a = a.reshape(runs, e, *a.shape[1:])
+            return np.moveaxis(np.moveaxis(a, 3, 1), 2, 3)
+
+        agent = np.repeat(np.arange(runs * m), t_len * e)
+        a_taken = torch.from_numpy(by_agent(ep["actions"]).reshape(-1, 1))
+        q = self.net.q_of(hs.reshape(runs * m * t_len * e, -1), torch.from_numpy(agent), a_taken)
+        q_taken = q.reshape(runs, m, t_len, e).permute(0, 3, 2, 1)  # (R, E, T, M)
         # max over the target networks' available actions at s_{t+1}, t = 0 .. T-2; the last
         # slot is terminal (the time limit ends the episode) and gets no bootstrap term
-        next_max = torch.zeros(e, t_len, m)
+        next_max = torch.zeros(runs, e, t_len, m)
         if t_len > 1:
             with torch.no_grad():
-                ht = self.target.unroll(xs, h0)[:, 1:]  # (M, T-1, E, H)
-                cov_next = np.transpose(ep["coverage"][:, 1:t_len], (2, 1, 0, 3))
+                ht = self.target.unroll(xs, h0)[:, 1:]  # (R * M, T-1, E, H)
+                cov_next = by_agent(ep["coverage"][:, 1:t_len])  # (R, M, T-1, E, U)
                 nm, _ = self.target.q_max(
                     ht.reshape(-1, tc.hidden),
-                    np.repeat(np.arange(m), (t_len - 1) * e),
+                    np.repeat(np.arange(runs * m), (t_len - 1) * e),
                     cov_next.reshape(-1, cfg.num_users),
+                    flat=False,
                 )
-            next_max[:, :-1] = nm.reshape(m, t_len - 1, e).permute(2, 1, 0)
-        not_done = torch.ones(e, t_len)
-        not_done[:, -1] = 0.0
+            next_max[:, :, :-1] = nm.reshape(runs, m, t_len - 1, e).permute(0, 3, 2, 1)
+        not_done = torch.ones(runs, e, t_len)
+        not_done[..., -1] = 0.0
         target = td_targets(
             tc.algo,
             tc.gamma,
-            torch.from_numpy(ep["team_reward"]),
-            torch.from_numpy(ep["local_reward"]),
+            torch.from_numpy(ep["team_reward"]).view(runs, e, t_len),
+            torch.from_numpy(ep["local_reward"]).view(runs, e, t_len, m),
             next_max,
             not_done,
         )
-        return td_loss(tc.algo, q_taken, target.detach())
+        return td_loss(tc.algo, q_taken, target.detach(), keep=1)
 
-    def update(self) -> float:
+    def update(self) -> list[float]:
+        """``updates_per_epoch`` gradient steps; each run's mean loss."""
         tc = self.tc
-        total = 0.0
+        total = np.zeros(self.num_runs)
         for _ in range(tc.updates_per_epoch):
-            batch = self.buffer.sample(self.rng, tc.batch_episodes)
-            loss = self.loss_on(batch)
-            self.opt.zero_grad()
+            pairs = zip(self.buffers, self.rngs, strict=True)
+            parts = [buf.sample(rng, tc.batch_episodes) for buf, rng in pairs]
+            batch = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            loss = self.loss_on(batch)  # (R,): the runs' parameters are disjoint, so the
+            self.opt.zero_grad()  # gradient of the sum is each run's own gradient
             self.opt_sparse.zero_grad()
-            loss.backward()
-            clip_grad_norm(self.net.parameters(), tc.grad_clip)
+            loss.sum().backward()
+            clip_grad_norm(self.net, self.num_runs, tc.grad_clip)
             self.opt.step()
             self.opt_sparse.step()
-            total += float(loss.detach())
-        return total / tc.updates_per_epoch
+            total += loss.detach().numpy()
+        return (total / tc.updates_per_epoch).tolist()
 
-    def evaluate(self) -> dict[str, Any]:
-        """Greedy play on the fixed evaluation episodes (seeds disjoint from training)."""
-        return evaluate_policy(
-            self.cfg,
-            GreedyPolicy(self, epsilon=0.0),
-            episodes=self.tc.eval_episodes,
-            predictor=self.env.twin.predictor,
-            seed_base=EVAL_SEED_BASE,
-        )
+    def evaluate(self, record: bool = False) -> list[dict[str, Any]]:
+        """Greedy play on the fixed evaluation episodes (seeds disjoint from training), per run."""
+        return [r["eval"] for r in self.play(None, evaluate=True, record=record)]
 
-    def run_epoch(self) -> dict[str, float]:
+    def run_epoch(self) -> list[dict[str, float]]:
         """Epoch g: (collect g's episodes, first epoch only), train, sync the targets, then
         collect epoch g + 1's episodes with the new networks, evaluating them in the same pass.
 
         The order of the computations is Algorithm 2's (collect, train, evaluate); only epoch
-        g + 1's collection is moved forward to share the evaluation's forward passes.
+        g + 1's collection is moved forward to share the evaluation's forward passes. After the
+        last epoch the evaluation also keeps its per-slot arrays (``final_records``). Returns
+        each run's row of the learning curve.
         """
         start = time.perf_counter()
         tc = self.tc
         g = self.epoch
         if g == 0:  # later epochs' episodes were collected at the end of the epoch before
-            self.pending_train_reward = self.collect(g)["train_reward"]
-        row: dict[str, float] = {
-            "epoch": g + 1,
-            "epsilon": tc.epsilon(g),
-            "train_reward": self.pending_train_reward,
-        }
-        row["loss"] = self.update()
+            self.pending_train_reward = [r["train_reward"] for r in self.collect(g)]
+        rows: list[dict[str, float]] = [
+            {"epoch": g + 1, "epsilon": tc.epsilon(g), "train_reward": pr}
+            for pr in self.pending_train_reward
+        ]
+        for row, loss in zip(rows, self.update(), strict=True):
+            row["loss"] = loss
         if (g + 1) % tc.target_update_epochs == 0:
             self._sync_targets()
         evaluate = (g + 1) % tc.eval_every == 0 or g + 1 == tc.epochs
-        ev = None
-        if g + 1 < tc.epochs:
-            res = self.collect(g + 1, evaluate=evaluate)
-            self.pending_train_reward = res["train_reward"]
-            ev = res.get("eval")
-        elif evaluate:
-            ev = self.evaluate()
-        if ev is not None:
-            row |= {f"eval_{k}": float(v) for k, v in ev.items() if k != "episodes"}
+        last = g + 1 == tc.epochs
+        if not last or evaluate:
+            res = self.play(None if last else g + 1, evaluate=evaluate, record=last)
+            if not last:
+                self.pending_train_reward = [r["train_reward"] for r in res]
+            if last:
+                self.final_records = [r["eval"] for r in res]
+            for row, r in zip(rows, res, strict=True):
+                if "eval" in r:
+                    ev = r["eval"]
+                    row |= {f"eval_{k}": float(v) for k, v in ev.items() if k not in _NOT_CURVE}
         self.epoch += 1
         self.wall += time.perf_counter() - start
-        row["wall_seconds"] = self.wall
-        self.curve.append(row)
-        return row
+        for curve, row in zip(self.curves, rows, strict=True):
+            row["wall_seconds"] = self.wall
+            curve.append(row)
+        return rows
 
     # -- checkpoints ---------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
         return {
             "config": self.cfg.to_dict(),
             "train": dataclasses.asdict(self.tc),
-            "seed": self.seed,
+            "seeds": self.seeds,
             "predictor": repr(self.env.twin.predictor),
         }
 
     def state_dict(self) -> dict[str, Any]:
-        buf = self.buffer.state()
+        bufs = [b.state() for b in self.buffers]
         return {
             "identity": json.dumps(self.identity(), sort_keys=True),
             "epoch": self.epoch,
-            "pending_train_reward": self.pending_train_reward,
+            "pending_train_reward": json.dumps(self.pending_train_reward),
             "net": self.net.state_dict(),
             "target": self.target.state_dict(),
             "opt": self.opt.state_dict(),
             "opt_sparse": self.opt_sparse.state_dict(),
-            "gen": self.gen.get_state(),
-            "rng": json.dumps(self.rng.bit_generator.state),
-            "buffer": {k: torch.from_numpy(np.asarray(v)) for k, v in buf.items()},
-            "curve": json.dumps(self.curve),
+            "gens": [g.get_state() for g in self.gens],
+            "rngs": json.dumps([r.bit_generator.state for r in self.rngs]),
+            "buffers": [{k: torch.from_numpy(np.asarray(v)) for k, v in b.items()} for b in bufs],
+            "curves": json.dumps(self.curves),
+            "final_records": json.dumps(self.final_records),
             "wall": self.wall,
         }
 
@@ -822,19 +1044,23 @@ class MARLTrainer:
         mine = json.dumps(self.identity(), sort_keys=True)
         if s["identity"] != mine:
             raise ValueError(
-                "checkpoint belongs to another run (config, training settings, seed or twin "
+                "checkpoint belongs to another run (config, training settings, seeds or twin "
                 "differ); use another --out folder"
             )
         self.epoch = int(s["epoch"])
-        self.pending_train_reward = float(s["pending_train_reward"])
+        self.pending_train_reward = json.loads(s["pending_train_reward"])
         self.net.load_state_dict(s["net"])
         self.target.load_state_dict(s["target"])
         self.opt.load_state_dict(s["opt"])
         self.opt_sparse.load_state_dict(s["opt_sparse"])
-        self.gen.set_state(s["gen"])
-        self.rng.bit_generator.state = json.loads(s["rng"])
-        self.buffer.load({k: v.numpy() for k, v in s["buffer"].items()})
-        self.curve = json.loads(s["curve"])
+        for g, st in zip(self.gens, s["gens"], strict=True):
+            g.set_state(st)
+        for r, st in zip(self.rngs, json.loads(s["rngs"]), strict=True):
+            r.bit_generator.state = st
+        for b, st in zip(self.buffers, s["buffers"], strict=True):
+            b.load({k: v.numpy() for k, v in st.items()})
+        self.curves = json.loads(s["curves"])
+        self.final_records = json.loads(s["final_records"])
         self.wall = float(s["wall"])
 
     def save(self, path: Path) -> None:
@@ -847,6 +1073,9 @@ class MARLTrainer:
 
     def load(self, path: Path) -> None:
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+_NOT_CURVE = ("episodes", "per_slot")  # evaluation entries that are not curve columns
 
 
 CURVE_FIELDS = (
@@ -888,18 +1117,45 @@ def train(
 
     Writes ``out_dir/curve.csv`` (one row per epoch), ``out_dir/checkpoint.pt`` (to resume) and,
     when all epochs are done, ``out_dir/metrics.json``. ``stop_after`` ends the call after that
-    many epochs of this call (to test resuming). Returns the metrics dict.
+    many epochs of this call (to test resuming). Returns the metrics dict (with the trainer
+    under ``"trainer"``). :func:`train_seeds` trains several seeds at once.
     """
-    trainer = MARLTrainer(cfg, tc, seed, predictor=predictor)
+    return train_seeds(cfg, tc, [seed], out_dir, predictor, progress, stop_after)[0]
+
+
+def train_seeds(
+    cfg: SystemConfig,
+    tc: TrainConfig,
+    seeds: Sequence[int],
+    out_dir: str | Path | None = None,
+    predictor: Predictor | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`train` for several seeds side by side in this process (see
+    :class:`MARLTrainer`): each seed's metrics equal those of a separate ``train`` call, and
+    the runs take less time together than one after the other. With one seed the files are
+    those of :func:`train`; with several, each seed writes ``out_dir/seed<k>/curve.csv`` and
+    ``metrics.json`` next to the shared ``out_dir/checkpoint.pt``. ``train_wall_seconds`` is
+    then the batch's time.
+    """
+    trainer = MARLTrainer(cfg, tc, seeds, predictor=predictor)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / "checkpoint.pt" if out is not None else None
     if ckpt is not None and ckpt.exists():
         trainer.load(ckpt)
+    if out is None:
+        folders: list[Path | None] = [None] * len(trainer.seeds)
+    elif len(trainer.seeds) == 1:
+        folders = [out]
+    else:
+        folders = [out / f"seed{s}" for s in trainer.seeds]
     torch_threads = torch.get_num_threads()
+    label = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
     bar = tqdm(
         total=tc.epochs,
         initial=trainer.epoch,
-        desc=f"{tc.algo.upper()} seed {seed}",
+        desc=f"{tc.algo.upper()} {label}",
         unit="epoch",
         disable=not progress,
     )
@@ -907,34 +1163,40 @@ def train(
     while trainer.epoch < tc.epochs:
         if stop_after is not None and done_now >= stop_after:
             break
-        row = trainer.run_epoch()
+        rows = trainer.run_epoch()
         done_now += 1
         bar.update(1)
-        if "eval_reward" in row:
-            bar.set_postfix(reward=f"{row['eval_reward']:.2f}", eps=f"{row['epsilon']:.2f}")
+        if "eval_reward" in rows[0]:
+            mean = float(np.mean([r["eval_reward"] for r in rows]))
+            bar.set_postfix(reward=f"{mean:.2f}", eps=f"{rows[0]['epsilon']:.2f}")
         if out is not None:
             trainer.save(ckpt)
-            atomic_write(out / "curve.csv", lambda p: p.write_text(_curve_csv(trainer.curve)))
+            for folder, curve in zip(folders, trainer.curves, strict=True):
+                folder.mkdir(parents=True, exist_ok=True)
+                atomic_write(folder / "curve.csv", lambda p, c=curve: p.write_text(_curve_csv(c)))
     bar.close()
-    evaluated = [r for r in trainer.curve if "eval_reward" in r]
-    final = evaluated[-1] if evaluated else {}
-    metrics = {
-        "algo": tc.algo,
-        "seed": int(seed),
-        "epochs_done": trainer.epoch,
-        "complete": trainer.epoch >= tc.epochs,
-        "final": {k[5:]: v for k, v in final.items() if k.startswith("eval_")},
-        "best_eval_reward": max(
-            (r["eval_reward"] for r in trainer.curve if "eval_reward" in r), default=None
-        ),
-        "train_wall_seconds": trainer.wall,
-        "torch_threads": torch_threads,
-        "config": cfg.to_dict(),
-        "config_hash": cfg.config_hash(),
-        "train_config": dataclasses.asdict(tc),
-        "twin": repr(trainer.env.twin.predictor),
-    }
-    if out is not None and metrics["complete"]:
-        atomic_write_json(out / "metrics.json", metrics)
-    metrics["trainer"] = trainer
-    return metrics
+    results = []
+    for i, s in enumerate(trainer.seeds):
+        curve = trainer.curves[i]
+        evaluated = [r for r in curve if "eval_reward" in r]
+        final = evaluated[-1] if evaluated else {}
+        metrics = {
+            "algo": tc.algo,
+            "seed": s,
+            "epochs_done": trainer.epoch,
+            "complete": trainer.epoch >= tc.epochs,
+            "final": {k[5:]: v for k, v in final.items() if k.startswith("eval_")},
+            "best_eval_reward": max((r["eval_reward"] for r in evaluated), default=None),
+            "train_wall_seconds": trainer.wall,
+            "torch_threads": torch_threads,
+            "config": cfg.to_dict(),
+            "config_hash": cfg.config_hash(),
+            "train_config": dataclasses.asdict(tc),
+            "twin": repr(trainer.env.twin.predictor),
+        }
+        if folders[i] is not None and metrics["complete"]:
+            atomic_write_json(folders[i] / "metrics.json", metrics)
+        metrics["trainer"] = trainer
+        metrics["run"] = i  # this seed's index among the trainer's runs
+        results.append(metrics)
+    return results

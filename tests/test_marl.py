@@ -4,20 +4,23 @@ import numpy as np
 import pytest
 import torch
 
-from dnt.baselines import RandomPolicy, baseline_policies, evaluate_policy
+from dnt.baselines import EVAL_SEED_BASE, RandomPolicy, baseline_policies, evaluate_policy
 from dnt.config import SystemConfig
 from dnt.env import VectorDNTEnv, allowed_bits
 from dnt.marl import (
+    ALGOS,
     GreedyPolicy,
     MARLTrainer,
     QNetwork,
     TrainConfig,
+    _HiddenProduct,
     actions_by_count,
     available_pairs,
     feature_size,
     td_loss,
     td_targets,
     train,
+    train_seeds,
 )
 
 TINY = SystemConfig(num_users=4, num_rbs=4, episode_len=8)
@@ -57,8 +60,8 @@ def test_actions_by_count_enumerates_exactly_the_available_actions():
     [("factored", 30, 5), ("plain", 30, 5), ("factored", 300, 5), ("factored", 300, 8)],
 )
 def test_q_max_over_available_equals_masked_full_head(head, rows, u):
-    # 30 rows: the flat pass; 300 rows: the grouped pass, which with u = 8 sends some groups
-    # down the dense-product path
+    # 30 rows: the flat pass; 300 rows: the grouped pass (one product per agent and group
+    # with the head rows of the distinct actions of its rows)
     assert (rows <= QNetwork.FLAT_ROWS) == (rows == 30)
     gen = torch.Generator().manual_seed(0)
     a_n = 2 ** (u + 1)
@@ -70,14 +73,9 @@ def test_q_max_over_available_equals_masked_full_head(head, rows, u):
     h = torch.randn(rows, 16, generator=gen)
     agent = rng.integers(0, 3, rows)
     cov = rng.random((rows, u)) < (0.6 if u < 8 else rng.random((rows, 1)))
-    if u == 8:
-        sizes = [
-            (int((agent[rows] == m).sum()), acts.shape[1])
-            for rows, acts in actions_by_count(cov)
-            for m in range(3)
-        ]
-        assert any(net.dense_pays(*s) for s in sizes if s[0])
-        assert not all(net.dense_pays(*s) for s in sizes if s[0])
+    # u = 5: many rows share a coverage (and so their actions); u = 8: few do
+    patterns = len({(int(m), tuple(c)) for m, c in zip(agent, cov, strict=True)})
+    assert (patterns < rows / 2) == (u == 5 and rows == 300) or rows == 30
     with torch.no_grad():
         best, best_a = net.q_max(h, agent, cov)
         chosen = net.q_of(h, torch.from_numpy(agent), torch.from_numpy(best_a)[:, None])[:, 0]
@@ -213,24 +211,75 @@ def test_evaluation_during_collection_equals_a_separate_evaluation():
     tr = MARLTrainer(TINY, tc, seed=5)
     tr.run_epoch()  # collects epoch 0, trains, then collects epoch 1 with the evaluation
     fused = {k[5:]: v for k, v in tr.curve[-1].items() if k.startswith("eval_")}
-    alone = tr.evaluate()
+    (alone,) = tr.evaluate()
     assert fused == pytest.approx({k: v for k, v in alone.items() if k != "episodes"}, rel=1e-9)
     assert set(fused) == set(alone) - {"episodes"}
+    # ... and what evaluate_policy reports for the same greedy policy
+    direct = evaluate_policy(
+        TINY,
+        GreedyPolicy(tr),
+        episodes=tc.eval_episodes,
+        predictor=tr.env.twin.predictor,
+        seed_base=EVAL_SEED_BASE,
+    )
+    assert direct == alone
     # epoch 1's episodes are those a collection without evaluation would have gathered
     tr2 = MARLTrainer(TINY, tc, seed=5)
-    tr2.rng = np.random.default_rng(9)
-    tr.rng = np.random.default_rng(9)
+    tr2.rngs = [np.random.default_rng(9)]
+    tr.rngs = [np.random.default_rng(9)]
     tr2.net.load_state_dict(tr.net.state_dict())
-    r_with = tr.collect(2, evaluate=True)
-    r_without = tr2.collect(2, evaluate=False)
+    (r_with,) = tr.collect(2, evaluate=True)
+    (r_without,) = tr2.collect(2, evaluate=False)
     assert r_with["train_reward"] == r_without["train_reward"]
-    newest = (tr.buffer.pos - 1) % tr.buffer.capacity
-    for k in tr.buffer.data:
+    b1, b2 = tr.buffers[0], tr2.buffers[0]
+    for k in b1.data:
         np.testing.assert_array_equal(
-            tr.buffer.data[k][newest],
-            tr2.buffer.data[k][(tr2.buffer.pos - 1) % tr2.buffer.capacity],
+            b1.data[k][(b1.pos - 1) % b1.capacity],
+            b2.data[k][(b2.pos - 1) % b2.capacity],
             err_msg=k,
         )
+
+
+def _no_wall(curve):
+    return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in curve]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_seeds_trained_side_by_side_equal_seeds_trained_alone(algo):
+    """train_seeds batches runs (stacked networks, one env batch) without mixing them: each
+    seed's curve, final evaluation and weights are those of its own train() call."""
+    tc = TrainConfig(**{**TINY_TC, "algo": algo, "eval_every": 2})
+    seeds = [3, 5, 8]
+    together = train_seeds(TINY, tc, seeds, progress=False)
+    trainer = together[0]["trainer"]
+    m_bs = TINY.num_bs
+    for i, s in enumerate(seeds):
+        alone = train(TINY, tc, s, progress=False)
+        assert _no_wall(trainer.curves[i]) == _no_wall(alone["trainer"].curve)
+        assert together[i]["final"] == alone["final"] and together[i]["seed"] == s
+        assert trainer.final_records[i] == alone["trainer"].final_records[0]
+        net_a = alone["trainer"].net
+        for name, p in trainer.net.named_parameters():
+            q = dict(net_a.named_parameters())[name]
+            rows = slice(i * len(q), (i + 1) * len(q))  # run i's agents (or head rows)
+            assert len(p) == len(seeds) * len(q) and torch.equal(p[rows], q), name
+        assert len(trainer.net.fc_w) == len(seeds) * m_bs
+
+
+def test_hidden_product_matches_bmm_in_values_and_gradients():
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(3, 5, 8, generator=gen, requires_grad=True)
+    w = torch.randn(3, 8, 24, generator=gen, requires_grad=True)
+    g = torch.randn(3, 5, 24, generator=gen)
+    out = _HiddenProduct.apply(h, w, w.detach().transpose(1, 2).contiguous())
+    (out * g).sum().backward()
+    gh, gw = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    ref = torch.bmm(h, w)
+    (ref * g).sum().backward()
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(gh, h.grad)
+    torch.testing.assert_close(gw, w.grad)
 
 
 def test_train_config_validation():
@@ -304,3 +353,31 @@ def test_cli_train_writes_results(tmp_path):
     assert {"reward", "sum_rate", "dnt_error", "updates_per_slot"} <= set(m["final"])
     assert len((out / "curve.csv").read_text().splitlines()) == 3
     assert main([*args[:-2], "--train-set", "bogus=1"]) == 2
+
+
+def test_unroll_gradients_equal_plain_autograd():
+    """The unroll's own backward pieces (_HiddenProduct, _RecurrentParams) give the gradients
+    of the textbook GRU written with plain differentiable operations."""
+    gen = torch.Generator().manual_seed(7)
+    net = QNetwork(3, 6, 8, 2**4)
+    net.reset_parameters(gen)
+    x = torch.randn(3, 5, 4, 6, generator=gen)
+    h0 = torch.zeros(3, 4, 8)
+    g = torch.randn(3, 5, 4, 8, generator=gen)
+    (net.unroll(x, h0) * g).sum().backward()
+    ours = {k: p.grad.clone() for k, p in net.named_parameters() if p.grad is not None}
+    net.zero_grad()
+    a = torch.relu(torch.baddbmm(net.fc_b[:, None], x.reshape(3, 20, 6), net.fc_w))
+    gi = torch.baddbmm(net.b_ih[:, None], a, net.w_ih).view(3, 5, 4, 24)
+    h, out = h0, []
+    for t in range(5):
+        gh = torch.baddbmm(net.b_hh[:, None], h, net.w_hh)
+        r = torch.sigmoid(gi[:, t, :, :8] + gh[..., :8])
+        z = torch.sigmoid(gi[:, t, :, 8:16] + gh[..., 8:16])
+        cand = torch.tanh(gi[:, t, :, 16:] + r * gh[..., 16:])
+        h = (1 - z) * cand + z * h
+        out.append(h)
+    (torch.stack(out, 1) * g).sum().backward()
+    assert set(ours) == {"fc_w", "fc_b", "w_ih", "w_hh", "b_ih", "b_hh"}
+    for k, v in ours.items():
+        torch.testing.assert_close(v, dict(net.named_parameters())[k].grad, msg=k)

@@ -406,34 +406,54 @@ def _scenario_twin(cfg: Any, store: ResultStore, quick: bool) -> Any:
 
 def run_cell(args: tuple[Cell, str, bool]) -> tuple[str, dict[str, Any]]:
     """Worker: train one cell in this process (one thread), return its metrics."""
+    cell, root, quick = args
+    return run_cells(([cell], root, quick))[0]
+
+
+def run_cells(args: tuple[list[Cell], str, bool]) -> list[tuple[str, dict[str, Any]]]:
+    """Worker: train cells that differ only by seed side by side in this process (one thread,
+    :func:`dnt.marl.train_seeds`); each cell's metrics equal those of :func:`run_cell`."""
     import torch
 
-    from dnt.baselines import EVAL_SEED_BASE, evaluate_policy
-    from dnt.marl import GreedyPolicy, train
+    from dnt.marl import train_seeds
 
-    cell, root, quick = args
+    cells, root, quick = args
+    if len({c.run_hash() + c.algo for c in cells}) != 1:
+        raise ValueError("cells: run_cells takes cells that differ only by seed")
+    first = cells[0]
     torch.set_num_threads(1)
     store = ResultStore(root)
-    pred = _scenario_twin(cell.cfg, store, quick) if cell.cfg.twin_predictor == "gru" else None
-    m = train(cell.cfg, cell.tc, cell.seed, predictor=pred, progress=False)
-    trainer = m.pop("trainer")
-    rec = evaluate_policy(
-        cell.cfg,
-        GreedyPolicy(trainer),
-        episodes=cell.tc.eval_episodes,
-        predictor=trainer.env.twin.predictor,
-        seed_base=EVAL_SEED_BASE,
-        record=True,
-    )
-    per_slot = rec.pop("per_slot")
-    metrics = {
-        "final": m["final"],
-        "curve": trainer.curve,
-        "train_wall_seconds": m["train_wall_seconds"],
-        "episode0": {k: [row[0] for row in v] for k, v in per_slot.items()},
-        "slot_mean": {k: np.mean(v, axis=1).tolist() for k, v in per_slot.items()},
-    }
-    return cell.filename(), metrics
+    pred = _scenario_twin(first.cfg, store, quick) if first.cfg.twin_predictor == "gru" else None
+    runs = train_seeds(first.cfg, first.tc, [c.seed for c in cells], predictor=pred, progress=False)
+    trainer = runs[0]["trainer"]
+    out = []
+    for c, m in zip(cells, runs, strict=True):
+        per_slot = trainer.final_records[m["run"]]["per_slot"]  # the last evaluation, (T, E)
+        metrics = {
+            "final": m["final"],
+            "curve": trainer.curves[m["run"]],
+            "train_wall_seconds": m["train_wall_seconds"],
+            "episode0": {k: [row[0] for row in v] for k, v in per_slot.items()},
+            "slot_mean": {k: np.mean(v, axis=1).tolist() for k, v in per_slot.items()},
+        }
+        out.append((c.filename(), metrics))
+    return out
+
+
+def _batches(cells: list[Cell], jobs: int) -> list[list[Cell]]:
+    """Cells grouped by everything but the seed (one process trains a group side by side),
+    largest work first; groups are halved while there are fewer groups than ``jobs``. A cell's
+    numbers do not depend on its group, so the grouping only changes the time taken."""
+    groups: dict[str, list[Cell]] = {}
+    for c in cells:
+        groups.setdefault(c.run_hash() + c.algo, []).append(c)
+    out = sorted(groups.values(), key=lambda g: (-len(g) * g[0].cfg.num_users, g[0].filename()))
+    while len(out) < jobs and max(len(g) for g in out) > 1:
+        big = max(out, key=len)
+        out.remove(big)
+        half = (len(big) + 1) // 2
+        out += [big[:half], big[half:]]
+    return sorted(out, key=lambda g: (-len(g) * g[0].cfg.num_users, g[0].filename()))
 
 
 def _twin_job(args: tuple[Any, str, bool]) -> str:
@@ -494,11 +514,12 @@ def reproduce(
 ) -> dict[str, Any]:
     """Run what is missing for ``figs``, then draw them and write the claims table.
 
-    Each training run is one process of a pool of ``jobs`` (default: the number of cores);
-    results are read from and written to the store at ``root`` (default ``results`` or, with
-    ``quick``, ``results/quick``). The claims table covers every figure whose runs are all in
-    the store, not only ``figs``. ``draw=False`` only fills the store. Returns a summary with
-    the paths written.
+    Training runs go to a pool of ``jobs`` processes (default: the number of cores); the
+    seeds of one cell train side by side in one process (:func:`run_cells`, same numbers as
+    one process per seed, less time); results are read from and written to the store at
+    ``root`` (default ``results`` or, with ``quick``, ``results/quick``). The claims table
+    covers every figure whose runs are all in the store, not only ``figs``. ``draw=False``
+    only fills the store. Returns a summary with the paths written.
     """
     import multiprocessing as mp
     import os
@@ -533,11 +554,11 @@ def reproduce(
     with ctx.Pool(jobs) as pool:
         list(pool.imap_unordered(_twin_job, [(c, str(root), quick) for c in scenarios.values()]))
         bar = tqdm(total=len(missing), desc="training runs", unit="run", disable=not progress)
-        for name, metrics in pool.imap_unordered(
-            run_cell, [(c, str(root), quick) for c in missing]
-        ):
-            store.save_run(cells[name], metrics)
-            bar.update(1)
+        work = [(g, str(root), quick) for g in _batches(missing, jobs)] if missing else []
+        for done in pool.imap_unordered(run_cells, work):
+            for name, metrics in done:
+                store.save_run(cells[name], metrics)
+                bar.update(1)
         bar.close()
     out = {"root": str(root), "figures": [], "runs": len(cells), "trained_now": len(missing)}
     if draw:

@@ -96,3 +96,21 @@ def test_rerunning_a_small_committed_cell_gives_the_same_numbers():
     assert name == f.name
     assert metrics["final"] == d["metrics"]["final"]
     assert metrics["episode0"] == d["metrics"]["episode0"]
+
+
+def test_cells_are_batched_by_setting_and_split_to_fill_the_jobs():
+    from dnt.experiments import _batches, figure_cells
+
+    cells = figure_cells("fig3", 3, True) + figure_cells("fig6", 3, True)
+    groups = _batches(cells, jobs=2)
+    assert sorted(c.filename() for g in groups for c in g) == sorted(
+        {c.filename(): c for c in cells}
+    )
+    for g in groups:  # one setting and one algorithm per group, seeds distinct
+        assert len({c.run_hash() + c.algo for c in g}) == 1
+        assert len({c.seed for c in g}) == len(g)
+    assert len(groups) == len({c.run_hash() + c.algo for c in cells})
+    one = [c for c in cells if c.algo == "vdn"][:3]
+    split = _batches(one, jobs=2)  # one group, two jobs: halved
+    assert [len(g) for g in split] == [2, 1]
+    assert _batches(one[:1], jobs=4) == [one[:1]]

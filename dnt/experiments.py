@@ -695,7 +695,11 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, folder) -> list[An
             f = plots.figure6(methods)
         for ext in ("png", "pdf"):
             path = folder / f"{fig}.{ext}"
-            atomic_write(path, lambda p, f=f, e=ext: f.savefig(p, format=e, dpi=130))
+            # no creation date in the PDF: redrawing the same results gives the same file
+            meta = {"CreationDate": None} if ext == "pdf" else None
+            atomic_write(
+                path, lambda p, f=f, e=ext, m=meta: f.savefig(p, format=e, dpi=130, metadata=m)
+            )
             written.append(path)
     return written
 

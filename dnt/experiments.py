@@ -560,6 +560,8 @@ def reproduce(
                 store.save_run(cells[name], metrics)
                 bar.update(1)
         bar.close()
+        pool.close()  # let the workers exit on their own before the pool is torn down
+        pool.join()
     out = {"root": str(root), "figures": [], "runs": len(cells), "trained_now": len(missing)}
     if draw:
         # the claims cover every figure the store can support, whatever was asked for now

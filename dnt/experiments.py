@@ -233,8 +233,12 @@ class Cell:
         """Content hash of the config and the training settings (the algorithm aside)."""
         return _hash(self.settings())
 
+    def setting(self) -> str:
+        """Everything but the seed: cells with the same setting can train side by side."""
+        return f"{self.run_hash()}-{self.algo}"
+
     def filename(self) -> str:
-        return f"{self.run_hash()}-{self.algo}-seed{self.seed}.json"
+        return f"{self.setting()}-seed{self.seed}.json"
 
     def __repr__(self) -> str:
         return f"Cell({self.cfg.config_hash()}, {self.algo}, seed={self.seed})"
@@ -418,7 +422,7 @@ def run_cells(args: tuple[list[Cell], str, bool]) -> list[tuple[str, dict[str, A
     from dnt.marl import train_seeds
 
     cells, root, quick = args
-    if len({c.run_hash() + c.algo for c in cells}) != 1:
+    if len({c.setting() for c in cells}) != 1:
         raise ValueError("cells: run_cells takes cells that differ only by seed")
     first = cells[0]
     torch.set_num_threads(1)
@@ -427,11 +431,11 @@ def run_cells(args: tuple[list[Cell], str, bool]) -> list[tuple[str, dict[str, A
     runs = train_seeds(first.cfg, first.tc, [c.seed for c in cells], predictor=pred, progress=False)
     trainer = runs[0]["trainer"]
     out = []
-    for c, m in zip(cells, runs, strict=True):
-        per_slot = trainer.final_records[m["run"]]["per_slot"]  # the last evaluation, (T, E)
+    for i, (c, m) in enumerate(zip(cells, runs, strict=True)):
+        per_slot = trainer.final_records[i]["per_slot"]  # the last evaluation, (T, E)
         metrics = {
             "final": m["final"],
-            "curve": trainer.curves[m["run"]],
+            "curve": trainer.curves[i],
             "train_wall_seconds": m["train_wall_seconds"],
             "episode0": {k: [row[0] for row in v] for k, v in per_slot.items()},
             "slot_mean": {k: np.mean(v, axis=1).tolist() for k, v in per_slot.items()},
@@ -446,8 +450,8 @@ def _batches(cells: list[Cell], jobs: int) -> list[list[Cell]]:
     numbers do not depend on its group, so the grouping only changes the time taken."""
     groups: dict[str, list[Cell]] = {}
     for c in cells:
-        groups.setdefault(c.run_hash() + c.algo, []).append(c)
-    out = sorted(groups.values(), key=lambda g: (-len(g) * g[0].cfg.num_users, g[0].filename()))
+        groups.setdefault(c.setting(), []).append(c)
+    out = list(groups.values())
     while len(out) < jobs and max(len(g) for g in out) > 1:
         big = max(out, key=len)
         out.remove(big)

@@ -391,11 +391,11 @@ class QNetwork(nn.Module):
             w_hh_t = w_hh.transpose(1, 2).contiguous()
             prev: list[torch.Tensor] = []
             shape = (m, t_len, n, 3 * hid)
-            b_hh = _RecurrentParams.apply(self.w_hh, self.b_hh, shape, prev).unbind(1)
+            bias_t = _RecurrentParams.apply(self.w_hh, self.b_hh, shape, prev).unbind(1)
         for t, gi_t in enumerate(gi.unbind(1)):  # unbind/split, not slicing: cheap backward
             if grad:
                 prev.append(h.detach())
-                gh = _HiddenProduct.apply(h, w_hh, w_hh_t) + b_hh[t]
+                gh = _HiddenProduct.apply(h, w_hh, w_hh_t) + bias_t[t]
             else:
                 gh = torch.baddbmm(self.b_hh[:, None], h, self.w_hh)
             i_rz, i_n = gi_t.split([2 * hid, hid], -1)
@@ -474,12 +474,12 @@ class QNetwork(nn.Module):
             ag = agent[rows]
             r = torch.from_numpy(rows)
             a = torch.from_numpy(acts)
-            # per-action term, agent by agent: the distinct actions of the agent's rows (rows
-            # that share a coverage share their actions), one product h @ w^T with their head
-            # rows, then each row's own actions picked from it: reads far less than gathering
-            # head rows row by row. Keys agent * A + action sort agent by agent.
-            # rows with the same agent and coverage share their actions (the last action id is
-            # the full available mask): find the distinct actions over distinct patterns only
+            # per-action term, agent by agent: one product h @ w^T with the head rows of the
+            # distinct actions of the agent's rows, then each row's own actions picked from it
+            # (reads far less than gathering head rows row by row). Rows with the same agent and
+            # coverage share their actions (the last action id is the full available mask), so
+            # the distinct actions come from the distinct patterns; keys agent * A + action
+            # sort agent by agent.
             _, first, inv = np.unique(
                 ag * n_act + acts[:, -1], return_index=True, return_inverse=True
             )
@@ -550,12 +550,12 @@ def clip_grad_norm(net: QNetwork, num_runs: int, max_norm: float) -> np.ndarray:
     joint 2-norm is at most ``max_norm``. Run by run, so a run's numbers do not depend on the
     others. Returns each run's norm before clipping."""
     dense = [p for p in net.dense_parameters() if p.grad is not None]
+    per_run = net.num_actions * (net.fc_w.shape[0] // num_runs)  # head rows of one run
     sparse = []
     for p in net.sparse_parameters():
         if p.grad is not None:
             p.grad = _coalesce_in_order(p.grad)
             rows = p.grad.indices()[0]
-            per_run = net.num_actions * (net.fc_w.shape[0] // num_runs)  # head rows of one run
             bounds = torch.searchsorted(rows, torch.arange(num_runs + 1) * per_run).tolist()
             sparse.append((p.grad.values(), bounds))
     norms = np.zeros(num_runs)
@@ -754,6 +754,9 @@ def _epoch_env_seed(seed: int, epoch: int) -> int:
     return s % (2**31)
 
 
+_NOT_CURVE = ("episodes", "per_slot")  # evaluation entries that are not curve columns
+
+
 class MARLTrainer:
     """Algorithm 2 for VDN or IQL, for one seed or several side by side.
 
@@ -842,14 +845,11 @@ class MARLTrainer:
         if b + n_eval == 0:
             raise ValueError("nothing to play: give an epoch or evaluate=True")
         n = b + n_eval  # envs per run
+        # run-major: each run's collection envs, then its evaluation envs
+        eval_seeds = EVAL_SEED_BASE + np.arange(n_eval)
         seeds = np.concatenate(
             [
-                np.concatenate(
-                    [
-                        _epoch_env_seed(s, epoch) + np.arange(b) if b else np.zeros(0, int),
-                        EVAL_SEED_BASE + np.arange(n_eval),
-                    ]
-                )
+                np.concatenate([(_epoch_env_seed(s, epoch) if b else 0) + np.arange(b), eval_seeds])
                 for s in self.seeds
             ]
         )
@@ -998,10 +998,10 @@ class MARLTrainer:
         last = g + 1 == tc.epochs
         if not last or evaluate:
             res = self.play(None if last else g + 1, evaluate=evaluate, record=last)
-            if not last:
-                self.pending_train_reward = [r["train_reward"] for r in res]
             if last:
                 self.final_records = [r["eval"] for r in res]
+            else:
+                self.pending_train_reward = [r["train_reward"] for r in res]
             for row, r in zip(rows, res, strict=True):
                 if "eval" in r:
                     ev = r["eval"]
@@ -1075,9 +1075,6 @@ class MARLTrainer:
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
 
-_NOT_CURVE = ("episodes", "per_slot")  # evaluation entries that are not curve columns
-
-
 CURVE_FIELDS = (
     "epoch",
     "epsilon",
@@ -1133,7 +1130,8 @@ def train_seeds(
     stop_after: int | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`train` for several seeds side by side in this process (see
-    :class:`MARLTrainer`): each seed's metrics equal those of a separate ``train`` call, and
+    :class:`MARLTrainer`; seed ``seeds[i]`` is the trainer's run i, its curve
+    ``trainer.curves[i]``): each seed's metrics equal those of a separate ``train`` call, and
     the runs take less time together than one after the other. With one seed the files are
     those of :func:`train`; with several, each seed writes ``out_dir/seed<k>/curve.csv`` and
     ``metrics.json`` next to the shared ``out_dir/checkpoint.pt``. ``train_wall_seconds`` is
@@ -1197,6 +1195,5 @@ def train_seeds(
         if folders[i] is not None and metrics["complete"]:
             atomic_write_json(folders[i] / "metrics.json", metrics)
         metrics["trainer"] = trainer
-        metrics["run"] = i  # this seed's index among the trainer's runs
         results.append(metrics)
     return results

@@ -13,8 +13,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 
-from dnt.experiments import measure_decision_time  # noqa: E402
-from dnt.plots import complexity_figure  # noqa: E402
+from dnt.studies.complexity import complexity_figure, measure_decision_time  # noqa: E402
 
 
 def main() -> None:

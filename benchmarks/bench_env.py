@@ -15,8 +15,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from dnt.config import SystemConfig  # noqa: E402
-from dnt.env import DNTParallelEnv, VectorDNTEnv  # noqa: E402
+from dnt.sim.config import SystemConfig  # noqa: E402
+from dnt.sim.env import VectorDNTEnv  # noqa: E402
+from dnt.sim.parallel_env import DNTParallelEnv  # noqa: E402
 
 
 def nearest_bs_actions(cfg: SystemConfig, obs: dict) -> np.ndarray:

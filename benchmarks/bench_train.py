@@ -17,9 +17,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 
-from dnt.config import SystemConfig  # noqa: E402
 from dnt.marl import TrainConfig, train_seeds  # noqa: E402
-from dnt.twin import scenario_twin  # noqa: E402
+from dnt.sim.config import SystemConfig  # noqa: E402
+from dnt.sim.gru import scenario_twin  # noqa: E402
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""Atomic file writes: a result file is either complete or absent, never partial."""
+"""Atomic file writes (a result file is either complete or absent, never partial) and content
+hashes of JSON-able objects."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -9,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_json"]
+__all__ = ["atomic_write", "atomic_write_json", "content_hash"]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -38,3 +40,9 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
     """Write JSON atomically (sorted keys, indented)."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     return atomic_write(path, lambda p: p.write_text(text))
+
+
+def content_hash(obj: Any) -> str:
+    """16 hex digits of the SHA-256 of ``obj`` as compact JSON with sorted keys."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

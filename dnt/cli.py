@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dnt.config import SystemConfig
+from dnt.sim.config import SystemConfig
 
 __all__ = ["main", "parse_overrides"]
 
@@ -45,16 +45,10 @@ def _config(args: argparse.Namespace, defaults: dict[str, Any] | None = None) ->
 
 def cmd_twin(args: argparse.Namespace) -> int:
     from dnt._io import atomic_write, atomic_write_json
-    from dnt.plots import figure2, one_step_predictions
-    from dnt.twin import (
-        BayesPredictor,
-        GRUTrainConfig,
-        HoldLastPredictor,
-        evaluate_predictors,
-        make_twin_dataset,
-        train_gru,
-        twin_key,
-    )
+    from dnt.repro.figures import figure2, one_step_predictions
+    from dnt.sim.gru import GRUTrainConfig, train_gru
+    from dnt.sim.twin import BayesPredictor, HoldLastPredictor, twin_key
+    from dnt.sim.twin_data import evaluate_predictors, make_twin_dataset
 
     cfg = _config(args)
     tc = GRUTrainConfig(hidden=args.hidden, max_epochs=args.epochs)
@@ -133,7 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from dnt.experiments import FIGURES, reproduce
+    from dnt.repro.reproduce import reproduce
+    from dnt.repro.specs import FIGURES
 
     figs = FIGURES if (not args.figures or "all" in args.figures) else tuple(args.figures)
     bad = [f for f in figs if f not in (*FIGURES, "ablations")]
@@ -148,6 +143,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         quick=args.quick,
         root=args.root,
         progress=not args.no_progress,
+        executor=args.executor,
+        address=args.address,
     )
     print(
         f"{out['runs']} runs ({out['trained_now']} trained now) in {out['seconds']:.1f} s; "
@@ -191,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")
     q.add_argument("--quick", action="store_true", help="tiny budget (tests, CI)")
     q.add_argument("--root", default=None, help="result store (default results/)")
+    q.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where training runs: a local process pool, or Ray tasks (extra [cluster])",
+    )
+    q.add_argument(
+        "--address",
+        default=None,
+        help="with --executor ray: address of an existing Ray cluster (default: start one here)",
+    )
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_reproduce)
     return p

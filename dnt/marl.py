@@ -41,10 +41,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dnt._io import atomic_write, atomic_write_json
-from dnt.baselines import EVAL_SEED_BASE, SLOT_KEYS, slot_metrics, summarise_slots
-from dnt.config import SystemConfig
-from dnt.env import VectorDNTEnv, allowed_bits
-from dnt.twin import Predictor
+from dnt.sim.config import SystemConfig
+from dnt.sim.env import VectorDNTEnv
+from dnt.sim.evaluation import EVAL_SEED_BASE, SLOT_KEYS, slot_metrics, summarise_slots
+from dnt.sim.reward import allowed_bits
+from dnt.sim.twin import Predictor
 
 __all__ = [
     "ALGOS",

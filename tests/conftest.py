@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from dnt.config import SystemConfig
+from dnt.sim.config import SystemConfig
 
 # property tests draw the same examples on every run (reproducible CI), with no local database
 settings.register_profile("dnt", derandomize=True, database=None)

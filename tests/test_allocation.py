@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import random_positions, small_cfg
-from dnt.allocation import _allocate_gains, _fast_link_rates, allocate, allocate_batch
-from dnt.channel import (
+from dnt.sim.allocation import _allocate_gains, _fast_link_rates, allocate, allocate_batch
+from dnt.sim.channel import (
     _shannon,
     cloud_gains,
     cloud_interference,

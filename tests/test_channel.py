@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import loop_rates, random_positions, small_cfg
-from dnt.channel import (
+from dnt.sim.channel import (
     cloud_gains,
     coverage,
     link_rates,

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from dnt.config import SystemConfig
+from dnt.sim.config import SystemConfig
 
 
 def test_defaults_follow_the_paper(cfg):

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from dnt.config import SystemConfig
-from dnt.env import (
-    DNTParallelEnv,
-    VectorDNTEnv,
+from dnt.sim.config import SystemConfig
+from dnt.sim.env import VectorDNTEnv
+from dnt.sim.parallel_env import DNTParallelEnv
+from dnt.sim.reward import (
     action_mask,
     allowed_bits,
     decode_actions,

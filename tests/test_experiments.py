@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from dnt.experiments import atomic_write, atomic_write_json, mean_ci, measure_decision_time
-from dnt.plots import complexity_figure, figure3
+from dnt._io import atomic_write, atomic_write_json
+from dnt.repro.claims import mean_ci
+from dnt.repro.figures import figure3
+from dnt.studies.complexity import complexity_figure, measure_decision_time
 
 
 def test_mean_ci_brackets_the_mean_and_is_seeded():

@@ -5,21 +5,16 @@ import pytest
 import torch
 
 from dnt.cli import main
-from dnt.config import SystemConfig
-from dnt.env import VectorDNTEnv
-from dnt.plots import figure2, one_step_predictions
-from dnt.twin import (
-    BayesPredictor,
-    GRUPredictor,
-    GRUTrainConfig,
-    HoldLastPredictor,
-    bayes_conditional_variance,
+from dnt.repro.figures import figure2, one_step_predictions
+from dnt.sim.config import SystemConfig
+from dnt.sim.env import VectorDNTEnv
+from dnt.sim.gru import GRUPredictor, GRUTrainConfig, scenario_twin, train_gru
+from dnt.sim.twin import BayesPredictor, HoldLastPredictor, bayes_conditional_variance
+from dnt.sim.twin_data import (
     closed_loop_errors,
     history_windows,
     make_twin_dataset,
     one_step_mse,
-    scenario_twin,
-    train_gru,
 )
 
 QUICK = GRUTrainConfig(hidden=32, max_epochs=6, patience=3)
@@ -126,12 +121,12 @@ def test_closed_loop_errors(data, gru):
 def test_scenario_twin_is_cached(tmp_path, monkeypatch):
     cfg = SystemConfig(num_users=3)
     tc = GRUTrainConfig(hidden=8, max_epochs=1)
-    first = scenario_twin(cfg, cache_dir=tmp_path, train_cfg=tc)
+    first = scenario_twin(cfg, tmp_path, train_cfg=tc, num_traj=40)
     files = list(tmp_path.glob("*.pt"))
     assert len(files) == 1
     # a second call must load, not train: make training impossible
-    monkeypatch.setattr("dnt._gru.train_gru", lambda *a, **k: pytest.fail("retrained"))
-    second = scenario_twin(cfg.replace(epsilon=0.9), cache_dir=tmp_path, train_cfg=tc)
+    monkeypatch.setattr("dnt.sim.gru.train_gru", lambda *a, **k: pytest.fail("retrained"))
+    second = scenario_twin(cfg.replace(epsilon=0.9), tmp_path, train_cfg=tc, num_traj=40)
     h = np.zeros((2, 5, 3, 2))
     np.testing.assert_array_equal(first.predict(h), second.predict(h))
 

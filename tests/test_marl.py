@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dnt.baselines import EVAL_SEED_BASE, RandomPolicy, baseline_policies, evaluate_policy
-from dnt.config import SystemConfig
-from dnt.env import VectorDNTEnv, allowed_bits
+from dnt.baselines import RandomPolicy, baseline_policies
 from dnt.marl import (
     ALGOS,
     GreedyPolicy,
@@ -22,6 +20,10 @@ from dnt.marl import (
     train,
     train_seeds,
 )
+from dnt.sim.config import SystemConfig
+from dnt.sim.env import VectorDNTEnv
+from dnt.sim.evaluation import EVAL_SEED_BASE, evaluate_policy
+from dnt.sim.reward import allowed_bits
 
 TINY = SystemConfig(num_users=4, num_rbs=4, episode_len=8)
 TINY_TC = dict(

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from dnt.config import SystemConfig
-from dnt.mobility import (
+from dnt.sim.config import SystemConfig
+from dnt.sim.mobility import (
     MOVES,
     apply_moves,
     move_probabilities,

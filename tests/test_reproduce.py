@@ -5,14 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from dnt.experiments import (
-    FIGURES,
-    Cell,
-    ResultStore,
-    figure_cells,
-    reproduce,
-    run_cell,
-)
+from dnt.marl import TrainConfig
+from dnt.repro.executor import batches, run_cell
+from dnt.repro.reproduce import reproduce
+from dnt.repro.specs import FIGURES, Cell, figure_cells
+from dnt.repro.store import ResultStore
+from dnt.sim.config import SystemConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "results"
@@ -68,9 +66,6 @@ def test_committed_results_match_their_config_hash():
     files = _committed_runs()
     assert files, "results/runs holds no committed results"
     store = ResultStore(COMMITTED)
-    from dnt.config import SystemConfig
-    from dnt.marl import TrainConfig
-
     for f in files:
         d = json.loads(f.read_text())
         tc = TrainConfig(algo=d["algo"], **d["train"])
@@ -80,9 +75,6 @@ def test_committed_results_match_their_config_hash():
 
 
 def test_rerunning_a_small_committed_cell_gives_the_same_numbers():
-    from dnt.config import SystemConfig
-    from dnt.marl import TrainConfig
-
     candidates = []
     for f in _committed_runs():
         d = json.loads(f.read_text())
@@ -99,10 +91,8 @@ def test_rerunning_a_small_committed_cell_gives_the_same_numbers():
 
 
 def test_cells_are_batched_by_setting_and_split_to_fill_the_jobs():
-    from dnt.experiments import _batches, figure_cells
-
     cells = figure_cells("fig3", 3, True) + figure_cells("fig6", 3, True)
-    groups = _batches(cells, jobs=2)
+    groups = batches(cells, jobs=2)
     assert sorted(c.filename() for g in groups for c in g) == sorted(
         {c.filename(): c for c in cells}
     )
@@ -111,6 +101,35 @@ def test_cells_are_batched_by_setting_and_split_to_fill_the_jobs():
         assert len({c.seed for c in g}) == len(g)
     assert len(groups) == len({c.run_hash() + c.algo for c in cells})
     one = [c for c in cells if c.algo == "vdn"][:3]
-    split = _batches(one, jobs=2)  # one group, two jobs: halved
+    split = batches(one, jobs=2)  # one group, two jobs: halved
     assert [len(g) for g in split] == [2, 1]
-    assert _batches(one[:1], jobs=4) == [one[:1]]
+    assert batches(one[:1], jobs=4) == [one[:1]]
+
+
+def test_ray_executor_gives_the_claims_of_the_local_pool(tmp_path):
+    ray = pytest.importorskip("ray")  # the [cluster] extra; `make test` installs it
+    local = tmp_path / "local"
+    reproduce(("fig6",), seeds=2, jobs=2, quick=True, root=local, progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = tmp_path / "ray"
+        out = reproduce(
+            ("fig6",), seeds=2, jobs=2, quick=True, root=on_ray, progress=False, executor="ray"
+        )
+    finally:
+        ray.shutdown()
+    assert out["trained_now"] == 4
+    a = json.loads((local / "claims.json").read_text())
+    b = json.loads((on_ray / "claims.json").read_text())
+    assert [c["ours"] for c in a["claims"]] == [c["ours"] for c in b["claims"]]
+    for f in (local / "runs").glob("*.json"):
+        ma = json.loads(f.read_text())["metrics"]
+        mb = json.loads((on_ray / "runs" / f.name).read_text())["metrics"]
+        assert ma["final"] == mb["final"] and ma["episode0"] == mb["episode0"]
+
+
+def test_executor_rejects_an_unknown_kind():
+    from dnt.repro.executor import Executor
+
+    with pytest.raises(ValueError, match="executor"):
+        Executor("slurm")

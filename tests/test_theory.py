@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dnt.theory import (
+from dnt.studies.theory import (
     bellman,
     chain_check,
     decomposition_error,

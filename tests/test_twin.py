@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dnt.twin import DigitalTwin, HoldLastPredictor, Predictor, dnt_error, twin_mapping
+from dnt.sim.twin import DigitalTwin, HoldLastPredictor, Predictor, dnt_error, twin_mapping
 
 
 def test_twin_mapping_eq7():

@@ -1,4 +1,4 @@
-"""The GRU twin of Section III-A/B (eqs. 9-15), in PyTorch. Imported lazily by ``dnt.twin``.
+"""The GRU twin of Section III-A/B (eqs. 9-15), in PyTorch, and the cache of scenario twins.
 
 Model: ``torch.nn.GRU`` with N^h hidden units over the last K twin states (2U numbers each),
 then a linear layer (eq. 13). Our choices, each documented in the book's assumptions page:
@@ -20,8 +20,6 @@ then a linear layer (eq. 13). Our choices, each documented in the book's assumpt
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import os
 import time
@@ -34,10 +32,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dnt.config import SystemConfig
-from dnt.twin import TWIN_FIELDS, TwinDataset, history_windows, make_twin_dataset, twin_key
+from dnt._io import atomic_write, content_hash
+from dnt.sim.config import SystemConfig
+from dnt.sim.twin import TWIN_FIELDS, twin_key
+from dnt.sim.twin_data import TwinDataset, history_windows, make_twin_dataset
 
-__all__ = ["GRUPredictor", "GRUTrainConfig", "default_cache_dir", "scenario_twin", "train_gru"]
+__all__ = [
+    "GRUPredictor",
+    "GRUTrainConfig",
+    "scenario_twin",
+    "train_gru",
+    "twin_cache_dir",
+    "twin_path",
+]
 
 CHECKPOINT_FORMAT = "dnt-gru-twin/1"
 
@@ -115,7 +122,8 @@ class GRUPredictor:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the weights, the scenario and the training record (atomically)."""
+        """Write the weights, the scenario and the training record (wrap in
+        :func:`dnt._io.atomic_write` for an atomic write)."""
         path = Path(path)
         d = self.cfg.to_dict()
         blob = {
@@ -127,9 +135,7 @@ class GRUPredictor:
             "state_dict": self.net.state_dict(),
             "train_info": self.train_info,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(path)
+        torch.save(blob, path)
 
     @classmethod
     def load(cls, path: str | Path, cfg: SystemConfig) -> GRUPredictor:
@@ -224,33 +230,47 @@ def train_gru(
     return GRUPredictor(cfg, net, info)
 
 
-def default_cache_dir() -> Path:
-    """Where scenario twins are cached: ``$DNT_CACHE_DIR/twins`` or ``~/.cache/dnt/twins``."""
-    root = os.environ.get("DNT_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "dnt") / "twins"
+def twin_cache_dir() -> Path:
+    """The one cache of scenario twins: ``$DNT_TWIN_DIR`` if set, else the committed store's
+    ``results/twins`` when the package runs from a source checkout, else
+    ``~/.cache/dnt/twins``. ``reproduce`` keeps the twins of a result store in its own
+    ``twins/`` folder, which for the default store is this same folder."""
+    env = os.environ.get("DNT_TWIN_DIR")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").exists() and (checkout / "results").is_dir():
+        return checkout / "results" / "twins"
+    return Path.home() / ".cache" / "dnt" / "twins"
+
+
+def twin_path(
+    cfg: SystemConfig, folder: str | Path, train_cfg: GRUTrainConfig, num_traj: int
+) -> Path:
+    """File of a scenario's twin: keyed by :func:`dnt.sim.twin.twin_key`, the training settings
+    and the data set size, so configs that differ only in epsilon, RBs or channel share one."""
+    tc_key = content_hash(dataclasses.asdict(train_cfg))[:8]
+    return Path(folder) / f"gru-{twin_key(cfg)}-{tc_key}-n{int(num_traj)}.pt"
 
 
 def scenario_twin(
     cfg: SystemConfig,
-    cache_dir: str | Path | None = None,
-    seed: int = 0,
+    folder: str | Path | None = None,
     train_cfg: GRUTrainConfig | None = None,
+    num_traj: int = 2000,
     progress: bool = False,
 ) -> GRUPredictor:
-    """The scenario's GRU twin: loaded from the cache, or trained once (paper data set) and saved.
-
-    Keyed by :func:`dnt.twin.twin_key`, the seed and the training settings, so configs that
-    differ only in epsilon, RBs or channel share one twin.
-    """
+    """The scenario's GRU twin: loaded from ``folder`` (default :func:`twin_cache_dir`), or
+    trained once on the paper's data set (``num_traj`` trajectories, data and training seed 0)
+    and saved there atomically. A damaged or foreign file is retrained."""
     tc = train_cfg or GRUTrainConfig()
-    tc_blob = json.dumps(dataclasses.asdict(tc), sort_keys=True).encode()
-    tc_key = twin_key(cfg) + "-" + hashlib.sha256(tc_blob).hexdigest()[:8]
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"gru-{tc_key}-seed{int(seed)}.pt"
+    path = twin_path(cfg, folder if folder is not None else twin_cache_dir(), tc, num_traj)
     if path.exists():
-        return GRUPredictor.load(path, cfg)
-    data = make_twin_dataset(cfg, seed)
-    pred = train_gru(cfg, data, seed, tc, progress=progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    pred.save(path)
+        try:
+            return GRUPredictor.load(path, cfg)
+        except (ValueError, RuntimeError, OSError):
+            pass  # a damaged or foreign file: retrain
+    data = make_twin_dataset(cfg, 0, num_traj=num_traj)
+    pred = train_gru(cfg, data, 0, tc, progress=progress)
+    atomic_write(path, pred.save)
     return pred

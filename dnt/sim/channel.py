@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnt.config import SystemConfig
+from dnt.sim.config import SystemConfig
 
 __all__ = [
     "bs_array",

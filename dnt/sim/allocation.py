@@ -25,14 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from dnt.channel import (
+from dnt.sim.channel import (
     _shannon,
     cloud_gains,
     cloud_interference,
     user_gains,
     user_interference,
 )
-from dnt.config import SystemConfig
+from dnt.sim.config import SystemConfig
 
 __all__ = ["AllocationInfo", "allocate", "allocate_batch", "trace"]
 

@@ -1,16 +1,24 @@
-"""Figures of Section V, drawn from library results (never from typed-in numbers)."""
+"""Figures of Section V, drawn from stored results (never from typed-in numbers), and the
+drawing of a whole reproduction into its ``figures/`` folder as PNG and PDF."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Rectangle
 
-from dnt.twin import Predictor, history_windows
+from dnt._io import atomic_write
+from dnt.repro.claims import collect, mean_ci, sweep_arrays
+from dnt.repro.specs import EPS_VALUES, USER_VALUES
+from dnt.sim.config import SystemConfig
+from dnt.sim.twin import Predictor
+from dnt.sim.twin_data import history_windows
 
 __all__ = [
-    "complexity_figure",
+    "draw_figures",
     "figure2",
     "figure3",
     "figure4",
@@ -82,8 +90,6 @@ def figure3(
 
     ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, epochs).
     """
-    from dnt.experiments import mean_ci
-
     if not curves:
         raise ValueError("curves is empty: give at least one method's (seeds, epochs) array")
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
@@ -103,41 +109,6 @@ def figure3(
     return fig
 
 
-def complexity_figure(result: dict) -> Figure:
-    """Measured decision time per slot against the orders of eq. (25), both axes logarithmic.
-
-    ``result`` is :func:`dnt.experiments.measure_decision_time` output. Each predicted order is
-    scaled to pass through the first measurement, so the slopes can be compared.
-    """
-    fig = Figure(figsize=(9.6, 3.8), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    us = result["users"]
-    u = [r["U"] for r in us]
-    full = np.array([r["full_head_ms"] for r in us])
-    avail = np.array([r["available_ms"] for r in us])
-    order = np.array([r["order_eq25_q"] for r in us], dtype=float)
-    ax1.plot(u, full, "o-", label="Q-networks, full 2^(U+1) head")
-    ax1.plot(u, avail, "s-", label="Q-networks, available actions only")
-    ax1.plot(u, order / order[0] * full[0], "k--", label="order of eq. (25), scaled")
-    ax1.set_yscale("log")
-    ax1.set_xlabel("users U (N = 12)")
-    ax1.set_ylabel("time per slot (ms)")
-    ax1.legend(fontsize="small")
-    rb = result["rbs"]
-    n = [r["N"] for r in rb]
-    alloc = np.array([r["allocation_ms"] for r in rb])
-    order_h = np.array([r["order_eq25_hungarian"] for r in rb], dtype=float)
-    ax2.plot(n, alloc, "o-", color="C2", label="Algorithm 1 (3 BSs)")
-    ax2.plot(n, order_h / order_h[0] * alloc[0], "k--", label="sum_m |U^m|^2 N, scaled")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("RBs per BS N (U = 12)")
-    ax2.legend(fontsize="small")
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3, which="both")
-    fig.suptitle("Decision time per slot (median over random slots, one core)")
-    return fig
-
-
 def _sweep(
     x: Sequence[float],
     methods: dict[str, dict[str, np.ndarray]],
@@ -150,8 +121,6 @@ def _sweep(
     ``methods[label][metric]`` is (seeds, len(x)): mean and 95% bootstrap interval are drawn;
     ``baselines[label][metric]`` is (len(x),) (deterministic policies), drawn dashed.
     """
-    from dnt.experiments import mean_ci
-
     fig = Figure(figsize=(10.0, 4.0), layout="constrained")
     axes = fig.subplots(1, 2)
     panels = (("dnt_error", "average DNT error per user"), ("rate", "average data rate per user"))
@@ -213,8 +182,6 @@ def figure6(methods: dict[str, dict[str, np.ndarray]]) -> Figure:
     ``methods[label]["updates"]`` and ``["dnt_error"]`` are (seeds, T): the same evaluation
     episode played by each seed's trained policy; mean and 95% bootstrap band over seeds.
     """
-    from dnt.experiments import mean_ci
-
     fig = Figure(figsize=(6.4, 5.2), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     for i, (name, res) in enumerate(methods.items()):
@@ -235,10 +202,10 @@ def figure6(methods: dict[str, dict[str, np.ndarray]]) -> Figure:
     return fig
 
 
-def network_figure(cfg, user_pos: np.ndarray | None = None, title: str | None = None) -> Figure:
+def network_figure(
+    cfg: SystemConfig, user_pos: np.ndarray | None = None, title: str | None = None
+) -> Figure:
     """The network of Section V-A: area, BSs with coverage discs, the cloud server, users."""
-    from matplotlib.patches import Circle, Rectangle
-
     fig = Figure(figsize=(7.5, 3.6), layout="constrained")
     ax = fig.subplots()
     (x0, x1), (y0, y1) = cfg.area_x, cfg.area_y
@@ -255,3 +222,55 @@ def network_figure(cfg, user_pos: np.ndarray | None = None, title: str | None = 
     fig.legend(fontsize="x-small", loc="outside lower center", ncol=6)
     ax.set_title(title or "Network: 3 BSs, coverage radius 60, cloud at (0, 50)")
     return fig
+
+
+def draw_figures(figs, seeds, quick, runs, cells, base, fig2, folder: Path) -> list[Path]:
+    """Draw each requested figure to ``folder`` as PNG and PDF; returns the paths."""
+    written = []
+    caption = f"{seeds} seeds{' (quick budget)' if quick else ''}"
+    for fig in figs:
+        if fig == "ablations":  # a table in the book, no figure
+            continue
+        if fig == "fig2":
+            f = figure2(
+                np.array(fig2["trajectory"]),
+                np.array(fig2["predicted"]),
+                users=fig2["users"],
+                title="Fig. 2: GRU twin, one-step predictions on a test trajectory",
+            )
+        elif fig == "fig3":
+            col = collect("fig3", seeds, quick, runs, cells)
+            (h,) = col["vdn"]
+            curves = {
+                label: np.array([[r["eval_reward"] for r in m["curve"]] for m in col[a][h]])
+                for a, label in (("vdn", "VDN"), ("iql", "IQL"))
+            }
+            f = figure3(
+                curves, title=f"Fig. 3: convergence of VDN and IQL (eps = 0.3, N = 12; {caption})"
+            )
+        elif fig in ("fig4", "fig5"):
+            methods, baselines = sweep_arrays(fig, seeds, quick, runs, cells, base)
+            if fig == "fig4":
+                f = figure4(EPS_VALUES, methods, baselines)
+            else:
+                f = figure5(USER_VALUES, methods, baselines)
+        else:  # fig6
+            col = collect("fig6", seeds, quick, runs, cells)
+            (h,) = col["vdn"]
+            methods = {
+                label: {
+                    "updates": np.array([m["episode0"]["updates_sent"] for m in col[a][h]]),
+                    "dnt_error": np.array([m["episode0"]["dnt_error"] for m in col[a][h]]),
+                }
+                for a, label in (("vdn", "VDN"), ("iql", "IQL"))
+            }
+            f = figure6(methods)
+        for ext in ("png", "pdf"):
+            path = folder / f"{fig}.{ext}"
+            # no creation date in the PDF: redrawing the same results gives the same file
+            meta = {"CreationDate": None} if ext == "pdf" else None
+            atomic_write(
+                path, lambda p, f=f, e=ext, m=meta: f.savefig(p, format=e, dpi=130, metadata=m)
+            )
+            written.append(path)
+    return written

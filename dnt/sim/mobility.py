@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnt.config import SystemConfig
+from dnt.sim.config import SystemConfig
 
 __all__ = [
     "MOVES",
     "apply_moves",
     "initial_positions",
+    "inside_area",
     "move_probabilities",
     "sample_moves",
     "sample_trajectories",
@@ -47,16 +48,20 @@ def sample_moves(uniforms: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return (uniforms[..., None] >= cdf).sum(axis=-1)
 
 
+def inside_area(cfg: SystemConfig, points: np.ndarray) -> np.ndarray:
+    """Whether points (..., 2) lie in the area (boundary included), shape (...)."""
+    return (
+        (points[..., 0] >= cfg.area_x[0])
+        & (points[..., 0] <= cfg.area_x[1])
+        & (points[..., 1] >= cfg.area_y[0])
+        & (points[..., 1] <= cfg.area_y[1])
+    )
+
+
 def apply_moves(cfg: SystemConfig, pos: np.ndarray, moves: np.ndarray) -> np.ndarray:
     """Eq. (1): new positions after the given moves; moves leaving the area become "stay"."""
     new = pos + cfg.step_length * MOVES[moves]
-    inside = (
-        (new[..., 0] >= cfg.area_x[0])
-        & (new[..., 0] <= cfg.area_x[1])
-        & (new[..., 1] >= cfg.area_y[0])
-        & (new[..., 1] <= cfg.area_y[1])
-    )
-    return np.where(inside[..., None], new, pos)
+    return np.where(inside_area(cfg, new)[..., None], new, pos)
 
 
 def step_positions(

@@ -2,7 +2,7 @@
 in Digital Twin Networks". Layers, each importing only those before it:
 
 * :mod:`dnt.sim`: the paper's system (Section II, Algorithm 1, the twin and its GRU);
-* ``dnt.marl``: the learners (VDN and IQL, Algorithm 2);
+* :mod:`dnt.rl`: the learners (VDN and IQL, Algorithm 2);
 * :mod:`dnt.baselines`: rules that learning has to beat;
 * :mod:`dnt.repro` (the reproduction of Section V) and :mod:`dnt.studies` (allocation,
   complexity and Lemma 1 studies);
@@ -26,6 +26,8 @@ MOVED = {
     "dnt.env": "dnt.sim.env (VectorDNTEnv), dnt.sim.parallel_env (DNTParallelEnv) and "
     "dnt.sim.reward (action bits, eqs. 16-17)",
     "dnt.theory": "dnt.studies.theory",
+    "dnt.marl": "dnt.rl (config, features, actions, modules, controller, buffer, learner, "
+    "runner, train)",
     "dnt.plots": "dnt.repro.figures (Figs. 2-6, network_figure) and dnt.studies.complexity "
     "(complexity_figure)",
     "dnt.experiments": "dnt.repro.specs, .store, .executor, .claims, .figures, .reproduce, "

@@ -1,8 +1,9 @@
-"""Atomic file writes (a result file is either complete or absent, never partial) and content
-hashes of JSON-able objects."""
+"""Atomic file writes (a result file is either complete or absent, never partial), content
+hashes of JSON-able objects, and the version of the code that produces numbers."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_json", "content_hash"]
+__all__ = ["NUMERIC_PATH", "atomic_write", "atomic_write_json", "code_version", "content_hash"]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -46,3 +47,39 @@ def content_hash(obj: Any) -> str:
     """16 hex digits of the SHA-256 of ``obj`` as compact JSON with sorted keys."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+#: The parts of the package on the numeric path of a result: the simulator, the learners, the
+#: rules and the worker that turns a training run into stored metrics. Plotting, claims, docs
+#: and the command line are not on it.
+NUMERIC_PATH = ("sim", "rl", "baselines.py", "repro/executor.py")
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _code_of(path: Path) -> str:
+    """A module's code without its docstrings and comments (its AST, unformatted)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_version() -> str:
+    """12 hex digits identifying the code on the numeric path (:data:`NUMERIC_PATH`): the
+    modules' code with docstrings and comments left out, so that editing documentation leaves
+    results current while any change to code that can move a number makes them stale."""
+    h = hashlib.sha256()
+    for part in NUMERIC_PATH:
+        root = _PACKAGE / part
+        for f in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            h.update(str(f.relative_to(_PACKAGE)).encode())
+            h.update(_code_of(f).encode())
+    return h.hexdigest()[:12]

@@ -2,7 +2,8 @@
 
 ``twin``   train the GRU twin of a scenario and evaluate it against hold-last and the Bayes floor.
 ``train``  train VDN or IQL (Algorithm 2), resumable, with a per-epoch evaluation curve.
-``reproduce``  run what is missing for Figs. 2-6, draw them, and check the paper's claims.
+``reproduce``  run what is missing for Figs. 2-6 and the budget study, draw them, check the
+paper's claims and write summary.json.
 """
 
 from __future__ import annotations
@@ -106,17 +107,35 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     import torch
 
-    from dnt.marl import TrainConfig, train
+    from dnt.repro.specs import figure_configs, train_config
+    from dnt.rl.config import TrainConfig
+    from dnt.rl.train import train
 
-    cfg = _config(args, defaults={"twin_predictor": args.twin})  # --set may still override
+    # the reproduction's Fig. 3 settings; --printed-reading, --twin and --set change them
+    defaults = figure_configs("fig3")[0].to_dict() | {"twin_predictor": args.twin}
+    if args.printed_reading:
+        defaults["serve_condition"] = "exactly_once"
+    cfg = _config(args, defaults=defaults)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     tset = parse_overrides(args.train_set or [])
     unknown = sorted(set(tset) - known)
     if unknown:
         raise ValueError(f"unknown TrainConfig parameter(s) in --train-set: {', '.join(unknown)}")
-    tc = TrainConfig(**(tset | {"algo": args.algo, "epochs": args.epochs}))
+    if args.gradient_steps is not None:
+        tset["gradient_steps"] = args.gradient_steps
+    tc = train_config(args.algo, quick=False, **tset)
+    changed = {k: v for k, v in cfg.to_dict().items() if v != SystemConfig().to_dict()[k]}
+    print(
+        f"{args.algo.upper()} seed {args.seed}: eq. (16) read as {cfg.serve_condition!r}, "
+        f"twin {cfg.twin_predictor!r}, epsilon {cfg.epsilon}, N {cfg.num_rbs}, U "
+        f"{cfg.num_users}; config changes from SystemConfig(): {changed}; training: "
+        f"{dataclasses.asdict(tc)}"
+    )
     torch.set_num_threads(args.threads)
     m = train(cfg, tc, args.seed, out_dir=args.out, progress=not args.no_progress)
+    if not m["complete"]:
+        print(f"stopped at {m['gradient_steps']} gradient steps; rerun to resume -> {args.out}")
+        return 0
     f = m["final"]
     print(
         f"{args.algo.upper()} seed {args.seed}: greedy reward {f['reward']:.3f}, sum rate "
@@ -127,15 +146,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from dnt.repro.reproduce import reproduce
-    from dnt.repro.specs import FIGURES
+    from dnt.repro.reproduce import ALL, TARGETS, reproduce
 
-    figs = FIGURES if (not args.figures or "all" in args.figures) else tuple(args.figures)
-    bad = [f for f in figs if f not in (*FIGURES, "ablations")]
+    figs = ALL if (not args.figures or "all" in args.figures) else tuple(args.figures)
+    bad = [f for f in figs if f not in TARGETS]
     if bad:
-        raise ValueError(
-            f"unknown figure(s) {bad}: choose from {', '.join(FIGURES)}, all or ablations"
-        )
+        raise ValueError(f"unknown target(s) {bad}: choose from {', '.join(TARGETS)} or all")
     out = reproduce(
         figs,
         seeds=args.seeds,
@@ -145,10 +161,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         executor=args.executor,
         address=args.address,
+        allow_stale=args.allow_stale,
     )
+    stale = f", {out['stale']} stale" if out["stale"] else ""
     print(
-        f"{out['runs']} runs ({out['trained_now']} trained now) in {out['seconds']:.1f} s; "
-        f"figures and claims in {out['root']}"
+        f"{out['runs']} runs ({out['trained_now']} trained now{stale}; code "
+        f"{out['code_version']}) in {out['seconds']:.1f} s; figures and claims in {out['root']}"
     )
     return 0
 
@@ -166,10 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override")
     t.set_defaults(func=cmd_twin)
-    r = sub.add_parser("train", help="train VDN or IQL (Algorithm 2); resumes from --out")
+    r = sub.add_parser(
+        "train",
+        help="train VDN or IQL (Algorithm 2) with the reproduction's Fig. 3 settings; resumes",
+    )
     r.add_argument("--algo", choices=["vdn", "iql"], default="vdn")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--epochs", type=int, default=75, help="training epochs G (paper: 75)")
+    r.add_argument(
+        "--gradient-steps", type=int, default=None, help="budget (default: the reproduction's)"
+    )
     r.add_argument("--out", required=True, help="folder: metrics.json, curve.csv, checkpoint")
     r.add_argument(
         "--twin",
@@ -177,13 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
         default="gru",
         help="the twin's predictor (default: the scenario's cached GRU twin)",
     )
+    r.add_argument(
+        "--printed-reading",
+        action="store_true",
+        help="eq. (16) as printed (every covered user served exactly once) instead of the "
+        "reproduction's at-most-once reading",
+    )
     r.add_argument("--threads", type=int, default=1, help="torch threads (default: one core)")
     r.add_argument("--no-progress", action="store_true")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="SystemConfig override")
     r.add_argument("--train-set", action="append", metavar="KEY=VALUE", help="TrainConfig override")
     r.set_defaults(func=cmd_train)
-    q = sub.add_parser("reproduce", help="Figs. 2-6 and the claims table (result store)")
-    q.add_argument("figures", nargs="*", help="fig2 fig3 fig4 fig5 fig6, or all (default: all)")
+    q = sub.add_parser(
+        "reproduce", help="Figs. 2-6, the budget study, the claims table and summary.json"
+    )
+    q.add_argument(
+        "figures",
+        nargs="*",
+        help="fig2 fig3 fig4 fig5 fig6 budget ablations, or all (default: all = the figures "
+        "and the budget study)",
+    )
     q.add_argument("--seeds", type=int, default=5, help="seeds per setting (default 5)")
     q.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")
     q.add_argument("--quick", action="store_true", help="tiny budget (tests, CI)")
@@ -198,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--address",
         default=None,
         help="with --executor ray: address of an existing Ray cluster (default: start one here)",
+    )
+    q.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="reuse runs made by other code (marked stale in the claims, captions, summary) "
+        "instead of retraining them",
     )
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_reproduce)

@@ -12,7 +12,6 @@ PKG = Path(__file__).resolve().parents[1] / "dnt"
 LAYERS = {
     "dnt._io": 0,
     "dnt.sim": 1,
-    "dnt.marl": 2,
     "dnt.rl": 2,
     "dnt.baselines": 3,
     "dnt.repro": 4,

@@ -200,9 +200,11 @@ def test_custom_predictor_is_used(cfg):
             return np.zeros(history.shape[:-3] + history.shape[-2:])
 
     venv = VectorDNTEnv(cfg, num_envs=2, predictor=Zero())
-    venv.reset(seed=0)
+    obs = venv.reset(seed=0)
     _, _, _, info = venv.step(np.zeros((2, 3), np.int64))  # nobody updates
-    np.testing.assert_array_equal(info["twin_state"], 0.0)
+    np.testing.assert_array_equal(info["twin_state"], obs["state"])  # slot 0: s_0 itself
+    _, _, _, info = venv.step(np.zeros((2, 3), np.int64))
+    np.testing.assert_array_equal(info["twin_state"], 0.0)  # slot 1: the predictor's guess
 
 
 def test_mask_helpers():
@@ -215,3 +217,38 @@ def test_mask_helpers():
 
 def test_default_config_constructs():
     assert DNTParallelEnv().cfg == SystemConfig()
+
+
+def test_twin_starts_synchronised_and_slot_1_has_the_one_step_error():
+    """With no update ever: slot 0's DNT error is exactly 0 (the twin holds s_0), and slot 1's
+    is the one-step Bayes predictor's error, whose expectation given s_0 is known exactly."""
+    from dnt.sim.twin import bayes_conditional_variance
+
+    cfg = SystemConfig(twin_predictor="bayes")
+    n = 500
+    env = VectorDNTEnv(cfg, num_envs=n)
+    obs = env.reset(seed=11)
+    s0 = obs["state"].copy()
+    never = np.zeros((n, cfg.num_bs), np.int64)
+    _, _, _, info0 = env.step(never)
+    np.testing.assert_array_equal(info0["dnt_error"], 0.0)
+    _, _, _, info1 = env.step(never)
+    expect = bayes_conditional_variance(cfg, s0).sum(-1) / cfg.num_users  # E[error | s_0]
+    se = info1["dnt_error"].std() / np.sqrt(n)
+    assert abs(info1["dnt_error"].mean() - expect.mean()) < 4 * se
+    assert info1["dnt_error"].mean() > 0
+
+
+def test_what_if_gives_the_outcome_that_step_pays():
+    cfg = SystemConfig(twin_predictor="bayes")
+    env = VectorDNTEnv(cfg, num_envs=6)
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        a = _random_valid_actions(rng, env.allowed_bits())
+        guess = env.what_if(np.arange(6), a)
+        again = env.what_if(np.array([4, 1]), a[[4, 1]])  # any rows, nothing stepped
+        np.testing.assert_array_equal(again["reward"], guess["reward"][[4, 1]])
+        _, r, _, info = env.step(a)
+        np.testing.assert_array_equal(guess["reward"], r)
+        np.testing.assert_array_equal(guess["twin_state"], info["twin_state"])

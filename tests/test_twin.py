@@ -46,3 +46,24 @@ def test_batched_partial_reset(cfg):
     where = np.array([False, True, False])
     twin.reset(np.full((3, 1, 2), 5.0), where=where)
     np.testing.assert_array_equal(twin.state[:, 0, 0], [1, 5, 1])
+
+
+def test_a_named_predictor_must_be_passed_in(cfg):
+    with pytest.raises(ValueError, match="make_predictor"):
+        DigitalTwin(cfg.replace(twin_predictor="bayes"))
+
+
+def test_first_slot_after_a_reset_is_the_initial_state(cfg):
+    c = cfg.replace(num_users=1, history_len=2)
+
+    class Plus:
+        def predict(self, history):
+            return history[..., -1, :, :] + 1.0
+
+    twin = DigitalTwin(c, Plus())
+    twin.reset(np.zeros((2, 1, 2)))
+    np.testing.assert_array_equal(twin.predict(), 0.0)  # synchronised start
+    twin.commit(twin.predict())
+    np.testing.assert_array_equal(twin.predict(), 1.0)  # then the predictor's forecast
+    twin.reset(np.full((2, 1, 2), 5.0), where=np.array([True, False]))
+    np.testing.assert_array_equal(twin.predict()[:, 0, 0], [5.0, 1.0])

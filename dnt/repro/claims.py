@@ -194,7 +194,7 @@ def claims(seeds, quick, runs, cells, base, fig2, figs) -> dict[str, Any]:
                     "final_gain_pct": g,
                     "vdn_final_reward": bootstrap_stat(np.mean, (v,)),
                     "iql_final_reward": bootstrap_stat(np.mean, (q,)),
-                    "max_over_epochs_gain_pct": float(np.nanmax(per_epoch))
+                    "max_over_evaluations_gain_pct": float(np.nanmax(per_epoch))
                     if np.isfinite(per_epoch).any()
                     else None,
                     "text": ("n/a" if g is None else _fmt(g, "%"))
@@ -203,8 +203,8 @@ def claims(seeds, quick, runs, cells, base, fig2, figs) -> dict[str, Any]:
                 verdict,
                 reason,
                 "gain = 100 (R_VDN - R_IQL) / |R_IQL| of the final greedy evaluation reward "
-                f"per slot (eps = 0.3, N = 12), {ci}; also the largest per-epoch gain of the "
-                "mean curves",
+                f"per slot (eps = 0.3, N = 12), {ci}; also the largest gain of the mean "
+                "curves over the evaluations",
             )
         )
     if "fig4" in figs:
@@ -342,7 +342,13 @@ def claims(seeds, quick, runs, cells, base, fig2, figs) -> dict[str, Any]:
     versions = {r["code_version"] for r in runs.values()}
     if fig2 is not None:
         versions.add(fig2["code_version"])
-    return {"seeds": seeds, "quick": quick, "code_versions": sorted(versions), "claims": out}
+    return {
+        "seeds": seeds,
+        "quick": quick,
+        "code_versions": sorted(versions),
+        "stale_runs": sum(bool(r.get("stale")) for r in runs.values()),
+        "claims": out,
+    }
 
 
 def claims_markdown(table: dict[str, Any]) -> str:
@@ -354,6 +360,15 @@ def claims_markdown(table: dict[str, Any]) -> str:
         f"{table['seeds']} seeds per setting{note}; code {', '.join(table['code_versions'])}. "
         "Intervals are 95% bootstrap intervals over seeds.",
         "",
+    ]
+    if table.get("stale_runs"):
+        lines += [
+            f"**Stale**: {table['stale_runs']} of the runs behind this table were made by older "
+            "code than the current one (reused with `--allow-stale`); rerun `python -m dnt "
+            "reproduce` to retrain them.",
+            "",
+        ]
+    lines += [
         "| figure | claim | paper | ours | verdict | why |",
         "| --- | --- | --- | --- | --- | --- |",
     ]

@@ -13,34 +13,47 @@ existing cluster; Ray is the optional extra ``pip install -e ".[cluster]"``.
 from __future__ import annotations
 
 import multiprocessing as mp
+import platform
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from dnt.marl import train_seeds
 from dnt.repro.specs import Cell, twin_settings
 from dnt.repro.store import ResultStore
+from dnt.rl.train import train_seeds
 from dnt.sim.config import SystemConfig
 from dnt.sim.gru import GRUPredictor, scenario_twin
 
-__all__ = ["EXECUTORS", "Executor", "batches", "run_cell", "run_cells", "store_twin", "twin_job"]
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "batches",
+    "machine",
+    "run_cell",
+    "run_cells",
+    "store_twin",
+    "twin_job",
+]
 
 EXECUTORS = ("local", "ray")
 
 
 def store_twin(cfg: SystemConfig, store: ResultStore, quick: bool) -> GRUPredictor:
-    """The scenario's GRU twin from the store's ``twins/`` (trained once when missing)."""
+    """The scenario's GRU twin from the store's ``twins/`` (trained once when missing, or when
+    stale and the store does not allow stale files)."""
     tc, n_traj = twin_settings(quick)
-    return scenario_twin(cfg, store.twins, tc, n_traj)
+    return scenario_twin(cfg, store.twins, tc, n_traj, allow_stale=store.allow_stale)
 
 
-def twin_job(args: tuple[SystemConfig, str, bool]) -> str:
-    """Work unit: make sure the store holds the scenario's twin (one thread)."""
-    cfg, root, quick = args
+def twin_job(args: tuple[SystemConfig, str, bool, bool]) -> str:
+    """Work unit: make sure the store holds the scenario's twin (one thread). ``args``:
+    (config, store root, quick, allow stale)."""
+    cfg, root, quick, allow_stale = args
     torch.set_num_threads(1)
-    store_twin(cfg, ResultStore(root), quick)
+    store_twin(cfg, ResultStore(root, allow_stale), quick)
     return cfg.config_hash()
 
 
@@ -52,29 +65,50 @@ def run_cell(args: tuple[Cell, str, bool]) -> tuple[str, dict[str, Any]]:
 
 def run_cells(args: tuple[list[Cell], str, bool]) -> list[tuple[str, dict[str, Any]]]:
     """Work unit: train cells that differ only by seed side by side in this process (one
-    thread, :func:`dnt.marl.train_seeds`); each cell's metrics equal those of
-    :func:`run_cell`. Returns (file name, metrics) per cell; nothing is written here."""
+    thread, :func:`dnt.rl.train.train_seeds`); each cell's metrics equal those of
+    :func:`run_cell`. ``args``: (cells, store root, quick). Returns (file name, metrics) per
+    cell; nothing is written here (the driver writes)."""
     cells, root, quick = args
     if len({c.setting() for c in cells}) != 1:
         raise ValueError("cells: run_cells takes cells that differ only by seed")
     first = cells[0]
     torch.set_num_threads(1)
-    store = ResultStore(root)
+    store = ResultStore(root, allow_stale=True)  # the driver has made the twins it needs
     pred = store_twin(first.cfg, store, quick) if first.cfg.twin_predictor == "gru" else None
     runs = train_seeds(first.cfg, first.tc, [c.seed for c in cells], predictor=pred, progress=False)
     trainer = runs[0]["trainer"]
     out = []
     for i, (c, m) in enumerate(zip(cells, runs, strict=True)):
-        per_slot = trainer.final_records[i]["per_slot"]  # the last evaluation, (T, E)
+        per_slot = trainer.final[i]["per_slot"]  # the last evaluation, (T, E)
         metrics = {
             "final": m["final"],
             "curve": trainer.curves[i],
             "train_wall_seconds": m["train_wall_seconds"],
+            "machine": machine(),
             "episode0": {k: [row[0] for row in v] for k, v in per_slot.items()},
             "slot_mean": {k: np.mean(v, axis=1).tolist() for k, v in per_slot.items()},
         }
         out.append((c.filename(), metrics))
     return out
+
+
+def machine() -> dict[str, str]:
+    """What decides float rounding here: the CPU model and the vector instructions torch uses,
+    and the torch and numpy versions (the determinism contract's "same machine")."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def batches(cells: list[Cell], jobs: int) -> list[list[Cell]]:

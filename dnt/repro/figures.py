@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -12,12 +13,14 @@ from matplotlib.patches import Circle, Rectangle
 
 from dnt._io import atomic_write
 from dnt.repro.claims import collect, mean_ci, sweep_arrays
-from dnt.repro.specs import EPS_VALUES, USER_VALUES
+from dnt.repro.specs import EPS_VALUES, USER_VALUES, figure_cells
+from dnt.repro.summary import REFERENCES
 from dnt.sim.config import SystemConfig
 from dnt.sim.twin import Predictor
 from dnt.sim.twin_data import history_windows
 
 __all__ = [
+    "budget_figure",
     "draw_figures",
     "figure2",
     "figure3",
@@ -80,32 +83,100 @@ def figure2(
     return fig
 
 
+def _references(ax, references: dict[str, float] | None) -> None:
+    """Horizontal lines for the rules and the oracle (greys and dashes, labelled)."""
+    styles = ("--", ":", "-.", (0, (5, 1)), (0, (1, 1)))
+    for j, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(
+            value,
+            color=f"{0.15 + 0.15 * j:.2f}",
+            ls=styles[j % len(styles)],
+            lw=1.1,
+            label=f"{name} ({value:.2f})",
+        )
+
+
 def figure3(
     curves: dict[str, np.ndarray],
-    epochs: np.ndarray | None = None,
+    x: np.ndarray | None = None,
     title: str | None = None,
     ylabel: str = "average reward per slot (greedy evaluation)",
+    xlabel: str = "gradient steps",
+    references: dict[str, float] | None = None,
 ) -> Figure:
-    """Fig. 3: average reward per epoch for each method, mean and 95% bootstrap band over seeds.
+    """Fig. 3: average reward along training for each method, mean and 95% bootstrap band over
+    seeds, with the rules and the oracle as horizontal references.
 
-    ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, epochs).
+    ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, evaluations); ``x`` gives
+    the gradient steps of the evaluations (default 1, 2, ...); ``references`` maps a name to a
+    reward.
     """
     if not curves:
-        raise ValueError("curves is empty: give at least one method's (seeds, epochs) array")
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+        raise ValueError("curves is empty: give at least one method's (seeds, evaluations) array")
+    fig = Figure(figsize=(7.2, 4.4), layout="constrained")
     ax = fig.subplots()
     for i, (label, values) in enumerate(curves.items()):
         v = np.atleast_2d(np.asarray(values, dtype=float))
-        x = np.arange(1, v.shape[1] + 1) if epochs is None else np.asarray(epochs)
+        xs = np.arange(1, v.shape[1] + 1) if x is None else np.asarray(x)
         mean, low, high = mean_ci(v)
-        ax.plot(x, mean, color=f"C{i}", label=f"{label} (mean of {v.shape[0]} seeds)")
+        ax.plot(xs, mean, color=f"C{i}", label=f"{label} (mean of {v.shape[0]} seeds)")
         if v.shape[0] > 1:
-            ax.fill_between(x, low, high, color=f"C{i}", alpha=0.25, lw=0)
-    ax.set_xlabel("training epoch")
+            ax.fill_between(xs, low, high, color=f"C{i}", alpha=0.25, lw=0)
+    _references(ax, references)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="x-small", loc="lower right")
     ax.set_title(title or "Convergence of VDN and IQL (bands: 95% bootstrap CI over seeds)")
+    return fig
+
+
+def budget_figure(
+    study: dict[str, list[dict[str, Any]]],
+    references: dict[str, float] | None = None,
+    literal: dict[str, dict[str, Any]] | None = None,
+    chosen: int | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The budget study: final greedy reward against gradient steps (log axis), mean and 95%
+    bootstrap interval over seeds per method, the chosen budget marked, the paper-literal runs
+    as single points and the rules and the oracle as references.
+
+    ``study[label]`` is a list of ``{"gradient_steps", "reward", "reward_ci"}``; ``literal``
+    maps a label to one such row.
+    """
+    if not study:
+        raise ValueError("study is empty: give at least one method's rows")
+    fig = Figure(figsize=(7.2, 4.4), layout="constrained")
+    ax = fig.subplots()
+    for i, (label, rows) in enumerate(study.items()):
+        g = np.array([r["gradient_steps"] for r in rows], dtype=float)
+        m = np.array([r["reward"] for r in rows])
+        ci = np.array([r["reward_ci"] for r in rows]).T
+        ax.errorbar(
+            g, m, yerr=[m - ci[0], ci[1] - m], fmt="o-", color=f"C{i}", capsize=3, label=label
+        )
+        if literal and label in literal:
+            r = literal[label]
+            ax.errorbar(
+                [r["gradient_steps"]],
+                [r["reward"]],
+                yerr=[[r["reward"] - r["reward_ci"][0]], [r["reward_ci"][1] - r["reward"]]],
+                fmt="s",
+                mfc="none",
+                color=f"C{i}",
+                capsize=3,
+                label=f"{label}, paper-literal 75 epochs",
+            )
+    if chosen is not None:
+        ax.axvline(chosen, color="k", lw=0.8, alpha=0.5)
+    _references(ax, references)
+    ax.set_xscale("log")
+    ax.set_xlabel("gradient steps in the run (budget)")
+    ax.set_ylabel("final greedy reward per slot")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="x-small", loc="lower right")
+    ax.set_title(title or "Budget study: final reward against training budget")
     return fig
 
 
@@ -150,14 +221,16 @@ def figure4(
     eps_values: Sequence[float],
     methods: dict[str, dict[str, np.ndarray]],
     baselines: dict[str, dict[str, np.ndarray]] | None = None,
+    note: str = "",
 ) -> Figure:
-    """Fig. 4: average DNT error and data rate as epsilon varies (N = 9)."""
+    """Fig. 4: average DNT error and data rate as epsilon varies (N = 9); ``note`` is appended
+    to the title."""
     return _sweep(
         eps_values,
         methods,
         baselines or {},
         "weight epsilon",
-        "Average DNT error and data rate as epsilon varies (N = 9)",
+        f"Average DNT error and data rate as epsilon varies (N = 9){note}",
     )
 
 
@@ -165,22 +238,25 @@ def figure5(
     user_values: Sequence[int],
     methods: dict[str, dict[str, np.ndarray]],
     baselines: dict[str, dict[str, np.ndarray]] | None = None,
+    note: str = "",
 ) -> Figure:
-    """Fig. 5: average DNT error and data rate as the number of users varies."""
+    """Fig. 5: average DNT error and data rate as the number of users varies; ``note`` is
+    appended to the title."""
     return _sweep(
         user_values,
         methods,
         baselines or {},
         "number of users U",
-        "Average DNT error and data rate as U varies (epsilon = 0.25, N = 12)",
+        f"Average DNT error and data rate as U varies (epsilon = 0.25, N = 12){note}",
     )
 
 
-def figure6(methods: dict[str, dict[str, np.ndarray]]) -> Figure:
+def figure6(methods: dict[str, dict[str, np.ndarray]], note: str = "") -> Figure:
     """Fig. 6: BSs updating the twin and DNT error at each slot of one evaluation episode.
 
     ``methods[label]["updates"]`` and ``["dnt_error"]`` are (seeds, T): the same evaluation
     episode played by each seed's trained policy; mean and 95% bootstrap band over seeds.
+    ``note`` is appended to the title.
     """
     fig = Figure(figsize=(6.4, 5.2), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
@@ -198,7 +274,7 @@ def figure6(methods: dict[str, dict[str, np.ndarray]]) -> Figure:
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     ax1.legend(fontsize="small")
-    fig.suptitle("One evaluation episode (epsilon = 0.25, N = 12)")
+    fig.suptitle(f"One evaluation episode (epsilon = 0.25, N = 12){note}")
     return fig
 
 
@@ -224,13 +300,20 @@ def network_figure(
     return fig
 
 
-def draw_figures(figs, seeds, quick, runs, cells, base, fig2, folder: Path) -> list[Path]:
-    """Draw each requested figure to ``folder`` as PNG and PDF; returns the paths."""
+def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path) -> list[Path]:
+    """Draw each requested figure (and ``"budget"``) to ``folder`` as PNG and PDF; returns
+    the paths. A figure drawn from stale runs says so in its title."""
     written = []
     caption = f"{seeds} seeds{' (quick budget)' if quick else ''}"
+    refs = None
+    if summ is not None:
+        m = summ["fig3"]["methods"]
+        refs = {label: m[name]["reward"] for name, label in REFERENCES.items() if name in m}
     for fig in figs:
         if fig == "ablations":  # a table in the book, no figure
             continue
+        own = [runs[c.filename()] for c in figure_cells(fig, seeds, quick) if fig != "fig2"]
+        stale = " [STALE: made by older code]" if any(r.get("stale") for r in own) else ""
         if fig == "fig2":
             f = figure2(
                 np.array(fig2["trajectory"]),
@@ -245,15 +328,28 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, folder: Path) -> l
                 label: np.array([[r["eval_reward"] for r in m["curve"]] for m in col[a][h]])
                 for a, label in (("vdn", "VDN"), ("iql", "IQL"))
             }
+            x = np.array([r["gradient_steps"] for r in col["vdn"][h][0]["curve"]])
             f = figure3(
-                curves, title=f"Fig. 3: convergence of VDN and IQL (eps = 0.3, N = 12; {caption})"
+                curves,
+                x,
+                title=f"Fig. 3: VDN and IQL (eps = 0.3, N = 12; {caption}){stale}",
+                references=refs,
+            )
+        elif fig == "budget":
+            b = summ["budget_study"]
+            f = budget_figure(
+                {"VDN": b["VDN"], "IQL": b["IQL"]},
+                refs,
+                {"VDN": b["VDN_paper_literal"], "IQL": b["IQL_paper_literal"]},
+                b["chosen_gradient_steps"],
+                title=f"Budget study at Fig. 3's settings ({caption}){stale}",
             )
         elif fig in ("fig4", "fig5"):
             methods, baselines = sweep_arrays(fig, seeds, quick, runs, cells, base)
             if fig == "fig4":
-                f = figure4(EPS_VALUES, methods, baselines)
+                f = figure4(EPS_VALUES, methods, baselines, stale)
             else:
-                f = figure5(USER_VALUES, methods, baselines)
+                f = figure5(USER_VALUES, methods, baselines, stale)
         else:  # fig6
             col = collect("fig6", seeds, quick, runs, cells)
             (h,) = col["vdn"]
@@ -264,7 +360,7 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, folder: Path) -> l
                 }
                 for a, label in (("vdn", "VDN"), ("iql", "IQL"))
             }
-            f = figure6(methods)
+            f = figure6(methods, stale)
         for ext in ("png", "pdf"):
             path = folder / f"{fig}.{ext}"
             # no creation date in the PDF: redrawing the same results gives the same file

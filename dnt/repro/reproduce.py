@@ -1,9 +1,10 @@
-"""The ``reproduce`` entry point: train what the store lacks for the asked figures, then draw
-them and write the claims table; and the summaries the book's pages read from the store."""
+"""The ``reproduce`` entry point: train what the store lacks for the asked targets, then draw the
+figures and write the claims table and the summary; and the views the book's pages read."""
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,11 @@ from tqdm.auto import tqdm
 
 from dnt._io import atomic_write, atomic_write_json, content_hash
 from dnt.baselines import baseline_policies
-from dnt.repro.claims import claims, claims_markdown, mean_ci
+from dnt.repro.claims import claims, claims_markdown
 from dnt.repro.executor import Executor, batches, run_cells, store_twin, twin_job
 from dnt.repro.figures import draw_figures, one_step_predictions
 from dnt.repro.specs import (
-    ABLATION_SEEDS,
     FIGURES,
-    Cell,
     ablation_cells,
     base_config,
     figure_cells,
@@ -27,18 +26,32 @@ from dnt.repro.specs import (
     train_config,
     twin_settings,
 )
-from dnt.repro.store import ResultStore, code_version, project_root
+from dnt.repro.store import ResultStore, project_root
+from dnt.repro.summary import method_row, summary
 from dnt.sim.config import SystemConfig
 from dnt.sim.evaluation import evaluate_policy
 from dnt.sim.gru import GRUPredictor, twin_path
 from dnt.sim.twin import BayesPredictor, HoldLastPredictor, twin_key
 from dnt.sim.twin_data import evaluate_predictors, make_twin_dataset
 
-__all__ = ["baselines_for", "fig2_data", "reproduce", "training_summary", "twin_report"]
+__all__ = [
+    "ALL",
+    "TARGETS",
+    "baselines_for",
+    "fig2_data",
+    "reproduce",
+    "training_summary",
+    "twin_report",
+]
+
+#: ``reproduce all``: the paper's figures and the budget study (summary.json needs both).
+ALL = (*FIGURES, "budget")
+#: Everything ``reproduce`` can be asked for.
+TARGETS = (*ALL, "ablations")
 
 
 def reproduce(
-    figs: tuple[str, ...] = FIGURES,
+    figs: tuple[str, ...] = ALL,
     seeds: int = 5,
     jobs: int | None = None,
     quick: bool = False,
@@ -47,85 +60,111 @@ def reproduce(
     draw: bool = True,
     executor: str = "local",
     address: str | None = None,
+    allow_stale: bool = False,
 ) -> dict[str, Any]:
-    """Run what is missing for ``figs``, then draw them and write the claims table.
+    """Run what is missing for ``figs`` (any of :data:`TARGETS`), then draw them and write the
+    claims table and ``summary.json``.
 
-    Training runs go to a pool of ``jobs`` processes (default: the number of cores); the
-    seeds of one cell train side by side in one process (:func:`run_cells`, same numbers as
-    one process per seed, less time); results are read from and written to the store at
-    ``root`` (default ``results`` or, with ``quick``, ``results/quick``). The claims table
-    covers every figure whose runs are all in the store, not only ``figs``. ``draw=False``
-    only fills the store. ``executor`` runs the work units in a local process pool
-    (``"local"``) or as Ray tasks (``"ray"``, on the cluster at ``address`` if given); the
-    numbers do not depend on it.
-    Returns a summary with the paths written.
+    Training runs go to ``jobs`` worker processes (default: the number of cores), or to Ray
+    tasks with ``executor="ray"`` (on the cluster at ``address`` if given); the numbers do not
+    depend on the executor. The seeds of one setting train side by side in one worker
+    (:func:`run_cells`, the same numbers as one process per seed). Results are read from and
+    written to the store at ``root`` (default ``results`` or, with ``quick``,
+    ``results/quick``). Runs made by other code are *stale*: they are counted, reported and
+    retrained, or, with ``allow_stale``, reused and marked stale in the claims, the captions and
+    the summary. The claims table covers every figure whose runs are all in the store, not only
+    ``figs``. ``draw=False`` only fills the store. Returns a summary with the paths written.
     """
-    for f in figs:
-        if f not in (*FIGURES, "ablations"):
-            raise ValueError(
-                f"figure {f!r} unknown: must be one of {FIGURES}, 'all' or 'ablations'"
-            )
+    bad = [f for f in figs if f not in TARGETS]
+    if bad:
+        raise ValueError(f"figure(s) {bad} unknown: must be among {TARGETS}, or 'all'")
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds={seeds!r} is invalid: must be an integer >= 1")
     jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise ValueError(f"jobs={jobs!r} is invalid: must be an integer >= 1")
     root = Path(root) if root is not None else Path("results") / ("quick" if quick else "")
-    store = ResultStore(root)
+    store = ResultStore(root, allow_stale)
     start = time.perf_counter()
     cells = {c.filename(): c for f in figs for c in figure_cells(f, seeds, quick)}
-    missing = [c for c in cells.values() if store.load_run(c) is None]
+    status = {name: store.run_status(c) for name, c in cells.items()}
+    stale = [cells[n] for n, s in status.items() if s == "stale"]
+    todo = [
+        cells[n] for n, s in status.items() if s == "missing" or (not allow_stale and s == "stale")
+    ]
+    if stale:
+        what = "reused and marked stale" if allow_stale else "retrained"
+        print(
+            f"{len(stale)} of {len(cells)} stored runs are stale (made by other code than the "
+            f"current {store.version}): {what}",
+            file=sys.stderr,
+        )
     configs = {c.cfg.config_hash(): c.cfg for c in cells.values()}
     if "fig2" in figs:
         configs.setdefault(base_config().config_hash(), base_config())
     scenarios: dict[str, SystemConfig] = {}
     for cfg in configs.values():
         scenarios.setdefault(twin_key(cfg), cfg)
-    twins = [(c, str(root), quick) for c in scenarios.values()]
-    work = [(g, str(root), quick) for g in batches(missing, jobs)]
+    twins = [(c, str(root), quick, allow_stale) for c in scenarios.values()]
+    work = [(g, str(root), quick) for g in batches(todo, jobs)]
     with Executor(executor, jobs, address) as ex:
         list(ex.map(twin_job, twins))
-        bar = tqdm(total=len(missing), desc="training runs", unit="run", disable=not progress)
+        bar = tqdm(total=len(todo), desc="training runs", unit="run", disable=not progress)
         for done in ex.map(run_cells, work):
             for name, metrics in done:
                 store.save_run(cells[name], metrics)
                 bar.update(1)
         bar.close()
-    out = {"root": str(root), "figures": [], "runs": len(cells), "trained_now": len(missing)}
+    out = {
+        "root": str(root),
+        "figures": [],
+        "runs": len(cells),
+        "trained_now": len(todo),
+        "stale": len(stale),
+        "code_version": store.version,
+    }
     if draw:
-        # the claims cover every figure the store can support, whatever was asked for now
-        ready = [
-            f
-            for f in FIGURES
-            if f in figs
-            or (
-                f == "fig2"
-                and (store.root / "fig2").exists()
-                and any((store.root / "fig2").glob("*.json"))
-            )
-            or (f != "fig2" and all(store.load_run(c) for c in figure_cells(f, seeds, quick)))
-        ]
-        cells = {c.filename(): c for f in ready for c in figure_cells(f, seeds, quick)}
-        runs = {name: store.load_run(c) for name, c in cells.items()}
-        base = baselines_for(store, {c.cfg.config_hash(): c.cfg for c in cells.values()}, quick)
-        fig2 = fig2_data(store, quick) if "fig2" in ready else None
-        written = draw_figures(figs, seeds, quick, runs, cells, base, fig2, root / "figures")
-        out["figures"] = [str(p) for p in written]
-        table = claims(seeds, quick, runs, cells, base, fig2, tuple(ready))
-        atomic_write_json(root / "claims.json", table)
-        atomic_write(root / "claims.md", lambda p: p.write_text(claims_markdown(table)))
-        out["claims"] = [str(root / "claims.json"), str(root / "claims.md")]
+        out |= _draw(store, figs, seeds, quick)
     else:
         baselines_for(store, configs, quick)
     out["seconds"] = time.perf_counter() - start
     return out
 
 
+def _draw(store: ResultStore, figs: tuple[str, ...], seeds: int, quick: bool) -> dict[str, Any]:
+    """Figures, claims and summary from the store; the claims cover every ready figure."""
+    root = store.root
+
+    def ready(f: str) -> bool:
+        if f == "fig2":
+            return f in figs or any((root / "fig2").glob("*.json"))
+        return f in figs or all(store.load_run(c) for c in figure_cells(f, seeds, quick))
+
+    done = tuple(f for f in ALL if ready(f))
+    cells = {c.filename(): c for f in done for c in figure_cells(f, seeds, quick)}
+    runs = {name: store.load_run(c) for name, c in cells.items()}
+    base = baselines_for(store, {c.cfg.config_hash(): c.cfg for c in cells.values()}, quick)
+    fig2 = fig2_data(store, quick) if "fig2" in done else None
+    out: dict[str, Any] = {}
+    summ = summary(seeds, quick, runs, base) if "fig3" in done else None
+    if summ is not None:
+        summ["code_versions"] = sorted({r["code_version"] for r in runs.values()})
+        summ["stale"] = any(r.get("stale") for r in runs.values())
+        atomic_write_json(root / "summary.json", summ)
+        out["summary"] = str(root / "summary.json")
+    drawn = tuple(f for f in figs if f in done)
+    written = draw_figures(drawn, seeds, quick, runs, cells, base, fig2, summ, root / "figures")
+    out["figures"] = [str(p) for p in written]
+    table = claims(seeds, quick, runs, cells, base, fig2, tuple(f for f in FIGURES if f in done))
+    atomic_write_json(root / "claims.json", table)
+    atomic_write(root / "claims.md", lambda p: p.write_text(claims_markdown(table)))
+    out["claims"] = [str(root / "claims.json"), str(root / "claims.md")]
+    return out
+
+
 def baselines_for(
     store: ResultStore, configs: dict[str, SystemConfig], quick: bool
 ) -> dict[str, Any]:
-    """Baseline results per config hash, evaluated (and stored) when missing; deterministic,
-    on the same evaluation episodes as the trained policies."""
+    """Baseline results per config hash, evaluated (and stored) when missing or stale;
+    deterministic, on the same evaluation episodes as the trained policies."""
     episodes = train_config("vdn", quick).eval_episodes
     base: dict[str, Any] = {}
     for h, cfg in configs.items():
@@ -143,11 +182,12 @@ def baselines_for(
 
 
 def fig2_data(store: ResultStore, quick: bool) -> dict[str, Any]:
-    """Fig. 2 and the twin claims: the default scenario's GRU twin on its test split."""
+    """Fig. 2 and the twin claims: the default scenario's GRU twin on its test split
+    (recomputed when missing or stale)."""
     cfg = base_config()
     tc, n_traj = twin_settings(quick)
     path = store.root / "fig2" / f"{twin_key(cfg)}-n{n_traj}-{content_hash(str(tc))[:8]}.json"
-    d = store.load(path)
+    d = store.current(store.load(path))
     if d is not None and d.get("config") == cfg.to_dict():
         return d
     gru = store_twin(cfg, store, quick)
@@ -159,7 +199,7 @@ def fig2_data(store: ResultStore, quick: bool) -> dict[str, Any]:
     pred = one_step_predictions(gru, traj, cfg.history_len)
     d = {
         "config": cfg.to_dict(),
-        "code_version": code_version(),
+        "code_version": store.version,
         "evaluation": ev,
         "trajectory": traj.tolist(),
         "predicted": pred.tolist(),
@@ -174,8 +214,8 @@ def fig2_data(store: ResultStore, quick: bool) -> dict[str, Any]:
 def twin_report(quick: bool = False, root: str | Path | None = None) -> dict[str, Any]:
     """The default scenario's GRU twin from the store (trained and stored when missing):
     one-step and closed-loop errors against hold-last and the Bayes floor, Fig. 2 data, and
-    the twin's training record."""
-    store = ResultStore(root if root is not None else project_root() / "results")
+    the twin's training record. Reads the committed results as they are (stale or not)."""
+    store = ResultStore(root if root is not None else project_root() / "results", True)
     d = dict(fig2_data(store, quick))
     tc, n_traj = twin_settings(quick)
     path = twin_path(base_config(), store.twins, tc, n_traj)
@@ -187,61 +227,40 @@ def twin_report(quick: bool = False, root: str | Path | None = None) -> dict[str
 def training_summary(
     seeds: int = 5, quick: bool = False, root: str | Path | None = None
 ) -> dict[str, Any]:
-    """Fig. 3's runs, the ablations and the baselines, from the store (run when missing).
-
-    Returns ``rows``: one per (variant, method) with the final greedy evaluation (mean and 95%
-    bootstrap interval over seeds of the reward; means of sum rate, DNT error, updates per
-    slot), ``baselines`` per reading of eq. (16), the Fig. 3 ``curves`` and training times.
-    """
-    root = root if root is not None else project_root() / "results"
+    """What the training page shows, from the store (trained when missing; stale results are
+    reused and marked): ``summary`` (Fig. 3's methods and the budget study, as in
+    ``summary.json``), Fig. 3's ``curves`` per method with their gradient steps ``x``, the
+    ``ablations`` (one row per variant: :func:`dnt.repro.summary.method_row` plus the mean
+    training time), and the baselines under the printed reading of eq. (16)."""
+    root = Path(root) if root is not None else project_root() / "results"
     reproduce(
-        ("fig3", "ablations"), seeds=seeds, quick=quick, root=root, progress=False, draw=False
+        ("fig3", "budget", "ablations"),
+        seeds=seeds,
+        quick=quick,
+        root=root,
+        progress=False,
+        allow_stale=True,
     )
-    store = ResultStore(root)
-    n_ab = min(seeds, ABLATION_SEEDS)
-    ref = [c for c in figure_cells("fig3", seeds, quick)]
-    groups: dict[str, list[Cell]] = {
-        "reference (at-most-once reading)": [c for c in ref if c.seed < n_ab],
-    }
+    store = ResultStore(root, allow_stale=True)
+    summ = store.load(root / "summary.json")
+    fig3 = [c for c in figure_cells("fig3", seeds, quick)]
+    curves, x = {}, None
+    for algo in ("vdn", "iql"):
+        ms = [store.load_run(c)["metrics"] for c in fig3 if c.algo == algo]
+        curves[algo.upper()] = np.array([[r["eval_reward"] for r in m["curve"]] for m in ms])
+        x = np.array([r["gradient_steps"] for r in ms[0]["curve"]])
+    ablations = {}
     for name, cells in ablation_cells(seeds, quick).items():
-        groups[name] = cells
-    rows = []
-    for variant, cells in groups.items():
-        for algo in ("vdn", "iql"):
-            sel = [store.load_run(c)["metrics"] for c in cells if c.algo == algo]
-            if not sel:
-                continue
-            rew = np.array([m["final"]["reward"] for m in sel])
-            mean, lo, hi = mean_ci(rew[:, None])
-            rows.append(
-                {
-                    "variant": variant,
-                    "method": algo.upper(),
-                    "seeds": len(sel),
-                    "reward": float(mean[0]),
-                    "reward_ci": (float(lo[0]), float(hi[0])),
-                    "sum_rate": float(np.mean([m["final"]["sum_rate"] for m in sel])),
-                    "dnt_error": float(np.mean([m["final"]["dnt_error"] for m in sel])),
-                    "updates": float(np.mean([m["final"]["updates_per_slot"] for m in sel])),
-                    "train_seconds": float(np.mean([m["train_wall_seconds"] for m in sel])),
-                }
-            )
-    episodes = train_config("vdn", quick).eval_episodes
-    cfg = figure_configs("fig3")[0]
-    baselines = {
-        "at-most-once": store.load_baselines(cfg, episodes)["results"],
-        "printed": store.load_baselines(cfg.replace(serve_condition="exactly_once"), episodes)[
-            "results"
-        ],
+        found = [store.load_run(c) for c in cells]
+        row = method_row([r["metrics"]["final"] for r in found], any(r.get("stale") for r in found))
+        row["train_seconds"] = float(np.mean([r["metrics"]["train_wall_seconds"] for r in found]))
+        ablations[name] = row
+    cfg = figure_configs("fig3")[0].replace(serve_condition="exactly_once")
+    printed = baselines_for(store, {cfg.config_hash(): cfg}, quick)[cfg.config_hash()]
+    return {
+        "summary": summ,
+        "curves": curves,
+        "x": x,
+        "ablations": ablations,
+        "printed_baselines": printed,
     }
-    curves = {
-        a.upper(): np.array(
-            [
-                [r["eval_reward"] for r in store.load_run(c)["metrics"]["curve"]]
-                for c in ref
-                if c.algo == a
-            ]
-        )
-        for a in ("vdn", "iql")
-    }
-    return {"rows": rows, "baselines": baselines, "curves": curves}

@@ -2,39 +2,27 @@
 
 Under a root folder (default ``results/``): ``runs/`` (one JSON file per cell), ``baselines/``
 (the rules on each config's evaluation episodes), ``twins/`` (the GRU twins of each scenario),
-``fig2/`` (the twin's Fig. 2 data), ``figures/`` and the claims table. Every file is written
-atomically; a run file is used only if the settings stored inside hash to its name and match
-the request, else the run is redone.
+``fig2/`` (the twin's Fig. 2 data), ``figures/``, the claims table and ``summary.json``. Every
+file is written atomically; a run file is used only if the settings stored inside hash to its
+name and match the request, else the run is redone.
+
+Every file records the code version that made it (:func:`dnt._io.code_version`, a hash of the
+code on the numeric path). A file from another code version is *stale*: it is redone, or, when
+the caller allows stale results, reused with ``"stale": True`` so that tables and captions can
+say so.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from dnt._io import atomic_write_json, content_hash
+from dnt._io import atomic_write_json, code_version, content_hash
 from dnt.repro.specs import Cell
 from dnt.sim.config import SystemConfig
 
-__all__ = ["ResultStore", "code_version", "project_root"]
-
-PACKAGE = Path(__file__).resolve().parents[1]
-
-
-def code_version() -> str:
-    """Package version and a hash of the library's source files (informational)."""
-    h = hashlib.sha256()
-    for f in sorted(PACKAGE.rglob("*.py")):
-        h.update(str(f.relative_to(PACKAGE)).encode())
-        h.update(f.read_bytes())
-    try:
-        v = version("dnt")
-    except PackageNotFoundError:  # running from a source tree
-        v = "unknown"
-    return f"{v}+{h.hexdigest()[:12]}"
+__all__ = ["ResultStore", "project_root"]
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -54,8 +42,18 @@ class ResultStore:
     only if the settings stored inside hash to its name and match the request, else redone.
     """
 
-    def __init__(self, root: str | Path = "results") -> None:
+    def __init__(self, root: str | Path = "results", allow_stale: bool = False) -> None:
         self.root = Path(root)
+        self.allow_stale = allow_stale
+        self.version = code_version()
+
+    def current(self, d: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``d`` if made by this code; a stale ``d`` marked as such if stale files are allowed."""
+        if d is None:
+            return None
+        if d.get("code_version") == self.version:
+            return d
+        return {**d, "stale": True} if self.allow_stale else None
 
     @property
     def twins(self) -> Path:
@@ -73,7 +71,18 @@ class ResultStore:
     def run_path(self, cell: Cell) -> Path:
         return self.root / "runs" / cell.filename()
 
+    def run_status(self, cell: Cell) -> str:
+        """ "current", "stale" (made by other code) or "missing" (absent or not this cell's)."""
+        d = self._matching_run(cell)
+        if d is None:
+            return "missing"
+        return "current" if d.get("code_version") == self.version else "stale"
+
     def load_run(self, cell: Cell) -> dict[str, Any] | None:
+        """The cell's stored run, if current (or stale and stale files are allowed)."""
+        return self.current(self._matching_run(cell))
+
+    def _matching_run(self, cell: Cell) -> dict[str, Any] | None:
         d = self.load(self.run_path(cell))
         if d is None:
             return None
@@ -92,7 +101,7 @@ class ResultStore:
             **cell.settings(),
             "algo": cell.algo,
             "seed": cell.seed,
-            "code_version": code_version(),
+            "code_version": self.version,
             "metrics": metrics,
         }
         atomic_write_json(self.run_path(cell), data)
@@ -104,13 +113,13 @@ class ResultStore:
         d = self.load(self.baseline_path(cfg, episodes))
         if d is None or d.get("config") != cfg.to_dict() or d.get("episodes") != episodes:
             return None
-        return d
+        return self.current(d)
 
     def save_baselines(self, cfg: SystemConfig, episodes: int, results: dict[str, Any]) -> None:
         data = {
             "config": cfg.to_dict(),
             "episodes": episodes,
-            "code_version": code_version(),
+            "code_version": self.version,
             "results": results,
         }
         atomic_write_json(self.baseline_path(cfg, episodes), data)

@@ -195,3 +195,25 @@ class VectorDNTEnv:
     def step(self, actions: np.ndarray):
         reward, done, info = self._sim.step(actions)
         return self._sim.obs(), reward, done, info
+
+    def what_if(
+        self, rows: np.ndarray, actions: np.ndarray, predicted: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """The outcome of the current slot (:func:`dnt.sim.reward.slot_outcome`) if env
+        ``rows[i]`` played the joint action ``actions[i]`` (M,), without stepping anything:
+        rewards of candidate actions, for policies that see the full state. ``predicted``
+        (B, U, 2): the twin's prediction of this slot (computed when not given)."""
+        sim = self._sim
+        if not sim.started:
+            raise RuntimeError("reset() must be called before what_if()")
+        rows = np.asarray(rows, dtype=np.int64)
+        pred = sim.twin.predict() if predicted is None else predicted
+        return slot_outcome(
+            self.cfg,
+            sim.pos[rows],
+            sim.d2[rows],
+            sim.cov[rows],
+            sim.fading[rows, sim.t[rows]],
+            pred[rows],
+            np.asarray(actions, dtype=np.int64),
+        )

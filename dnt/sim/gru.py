@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dnt._io import atomic_write, content_hash
+from dnt._io import atomic_write, code_version, content_hash
 from dnt.sim.config import SystemConfig
 from dnt.sim.twin import TWIN_FIELDS, twin_key
 from dnt.sim.twin_data import TwinDataset, history_windows, make_twin_dataset
@@ -226,6 +226,7 @@ def train_gru(
         "history": history,
         "train_seconds": time.perf_counter() - start,
         "train_windows": len(xtr),
+        "code_version": code_version(),
     }
     return GRUPredictor(cfg, net, info)
 
@@ -259,15 +260,19 @@ def scenario_twin(
     train_cfg: GRUTrainConfig | None = None,
     num_traj: int = 2000,
     progress: bool = False,
+    allow_stale: bool = True,
 ) -> GRUPredictor:
     """The scenario's GRU twin: loaded from ``folder`` (default :func:`twin_cache_dir`), or
     trained once on the paper's data set (``num_traj`` trajectories, data and training seed 0)
-    and saved there atomically. A damaged or foreign file is retrained."""
+    and saved there atomically. A damaged or foreign file is retrained; so is one trained by
+    other code (see :func:`dnt._io.code_version`) unless ``allow_stale``."""
     tc = train_cfg or GRUTrainConfig()
     path = twin_path(cfg, folder if folder is not None else twin_cache_dir(), tc, num_traj)
     if path.exists():
         try:
-            return GRUPredictor.load(path, cfg)
+            pred = GRUPredictor.load(path, cfg)
+            if allow_stale or pred.train_info.get("code_version") == code_version():
+                return pred
         except (ValueError, RuntimeError, OSError):
             pass  # a damaged or foreign file: retrain
     data = make_twin_dataset(cfg, 0, num_traj=num_traj)

@@ -13,6 +13,7 @@ penalty xi_u * rho for each of *its* users also served by another BS if it has a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from dnt.sim.twin import twin_mapping
 __all__ = [
     "action_mask",
     "allowed_bits",
+    "available_pairs",
     "decode_actions",
     "first_branch",
     "local_rewards",
@@ -45,6 +47,27 @@ def action_mask(cov_m: np.ndarray) -> np.ndarray:
     allowed = allowed_bits(cov_m)
     actions = np.arange(2 ** (cov_m.shape[-1] + 1), dtype=np.int64)
     return ((actions & ~allowed) == 0).astype(np.int8)
+
+
+@functools.lru_cache(maxsize=8192)
+def _actions_of(allowed: int) -> np.ndarray:
+    """Every action id whose bits lie in ``allowed`` (bit 0 set), ascending, int64."""
+    bits = [i for i in range(allowed.bit_length()) if allowed >> i & 1]
+    ids = np.zeros(1, np.int64)
+    for b in bits:  # each available bit doubles the set; the result is sorted
+        ids = np.sort(np.concatenate([ids, ids | (1 << b)]))
+    ids.setflags(write=False)
+    return ids
+
+
+def available_pairs(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, available action) pair of coverage rows ``cov`` (R, U), flattened: row r
+    has 2**(c_r + 1) available actions (c_r covered users), ascending. Returns (row index (P,),
+    action id (P,))."""
+    allowed = allowed_bits(np.asarray(cov, dtype=bool))
+    acts = [_actions_of(int(v)) for v in allowed.tolist()]
+    sizes = [len(x) for x in acts]
+    return np.repeat(np.arange(len(acts)), sizes), np.concatenate(acts)
 
 
 def decode_actions(actions: np.ndarray, num_users: int) -> tuple[np.ndarray, np.ndarray]:

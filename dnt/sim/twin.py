@@ -1,11 +1,12 @@
 """The digital network twin: its state mapping, eq. (7), and the predictors behind it.
 
-The twin keeps its last K states. Each slot it first predicts the current state from that
-history, then applies eq. (7): a user covered by a BS whose update met the deadline takes its
-true position, every other user keeps the prediction. The predictors here are hold-last-position
-and the Bayes-optimal one-step predictor; the GRU of eqs. (9)-(13) is in :mod:`dnt.sim.gru`, and
-:func:`dnt.sim.predictors.make_predictor` picks one by name. The twin starts from the true
-initial positions.
+The twin keeps its last K states. Each slot it first estimates the current state, then applies
+eq. (7): a user covered by a BS whose update met the deadline takes its true position, every
+other user keeps the estimate. The twin starts synchronised: in the first slot of an episode its
+estimate is the true initial state s_0 itself (there is nothing to predict yet); from the second
+slot on the predictor forecasts one step from the history. The predictors here are
+hold-last-position and the Bayes-optimal one-step predictor; the GRU of eqs. (9)-(13) is in
+:mod:`dnt.sim.gru`, and :func:`dnt.sim.predictors.make_predictor` picks one by name.
 """
 
 from __future__ import annotations
@@ -119,8 +120,9 @@ def dnt_error(true_pos: np.ndarray, twin_pos: np.ndarray) -> np.ndarray:
 class DigitalTwin:
     """The twin's rolling history of K states for a batch of environments.
 
-    ``reset(initial)`` fills the history with the true initial positions (..., U, 2);
-    ``predict()`` gives the predictor's estimate of the current slot; ``commit(state)`` appends a
+    ``reset(initial)`` fills the history with the true initial positions s_0 (..., U, 2);
+    ``predict()`` gives the estimate of the current slot: s_0 in the first slot after a reset,
+    the predictor's one-step forecast from the history afterwards; ``commit(state)`` appends a
     twin state. ``step(true_pos, coverage, success)`` does predict + eq. (7) + commit.
     ``predictor``: any :class:`Predictor` (see :func:`dnt.sim.predictors.make_predictor` for the
     named ones); hold-last when not given (only if ``cfg.twin_predictor`` is "hold_last").
@@ -135,16 +137,19 @@ class DigitalTwin:
         self.cfg = cfg
         self.predictor: Predictor = predictor if predictor is not None else HoldLastPredictor()
         self.history: np.ndarray | None = None
+        self.fresh: np.ndarray | None = None  # (...) bool: no slot committed since the reset
 
     def reset(self, initial: np.ndarray, where: np.ndarray | None = None) -> None:
         """Start (or, for the batch rows in ``where``, restart) from true positions."""
         initial = np.asarray(initial, dtype=float)
         k = self.cfg.history_len
-        fresh = np.repeat(initial[..., None, :, :], k, axis=-3)
-        if where is None or self.history is None:
-            self.history = fresh
+        start = np.repeat(initial[..., None, :, :], k, axis=-3)
+        if where is None or self.history is None or self.fresh is None:
+            self.history = start
+            self.fresh = np.ones(initial.shape[:-2], dtype=bool)
         else:
-            self.history[where] = fresh[where]
+            self.history[where] = start[where]
+            self.fresh[where] = True
 
     def _need(self) -> np.ndarray:
         if self.history is None:
@@ -157,14 +162,18 @@ class DigitalTwin:
         return self._need()[..., -1, :, :]
 
     def predict(self) -> np.ndarray:
-        """The predictor's estimate s-hat of the current slot from the last K twin states."""
-        return np.asarray(self.predictor.predict(self._need()), dtype=float)
+        """The estimate s-hat of the current slot: the true s_0 right after a reset (the twin
+        starts synchronised), else the predictor's forecast from the last K twin states."""
+        h = self._need()
+        forecast = np.asarray(self.predictor.predict(h), dtype=float)
+        return np.where(self.fresh[..., None, None], h[..., -1, :, :], forecast)
 
     def commit(self, state: np.ndarray) -> None:
         """Append a twin state, dropping the oldest."""
         h = self._need()
         h[..., :-1, :, :] = h[..., 1:, :, :]
         h[..., -1, :, :] = state
+        self.fresh[...] = False
 
     def step(self, true_pos: np.ndarray, coverage: np.ndarray, success: np.ndarray) -> np.ndarray:
         """One slot: predict, apply eq. (7), commit; returns the new twin state."""

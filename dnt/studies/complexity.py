@@ -10,7 +10,10 @@ import torch
 from matplotlib.figure import Figure
 
 from dnt.baselines import nearest_association
-from dnt.marl import QNetwork, feature_size
+from dnt.rl.config import TrainConfig
+from dnt.rl.controller import Controller
+from dnt.rl.features import LocalState, slot_inputs
+from dnt.rl.train import build_network
 from dnt.sim.allocation import allocate
 from dnt.sim.channel import coverage
 from dnt.sim.config import SystemConfig
@@ -29,14 +32,14 @@ def measure_decision_time(
 ) -> dict[str, Any]:
     """Wall time of one slot's decisions as U and N grow, next to the orders of eq. (25).
 
-    For each U (N fixed at 12): the M Q-networks' forward pass with the full 2**(U+1) head (the
-    cost eq. 25 counts, ``O(M theta^h (U + theta^h + |A|))``) and with only the available actions
-    (what ``dnt.marl`` evaluates). For each N (U fixed at 12): Algorithm 1 with every covered
-    user associated to its nearest BS (worst case ``O(sum_m |U^m|^2 N)``). Times are medians over
-    ``repeats`` random slots, in milliseconds.
+    For each U (N fixed at 12): the paper's Q-networks (GRU of ``hidden`` units) with the full
+    2**(U+1) head, the cost eq. (25) counts, ``O(M theta^h (U + theta^h + |A|))``; the same
+    networks evaluating only the available actions; and the shared per-user head, whose cost
+    grows with U instead of 2**U. For each N (U fixed at 12): Algorithm 1 with every covered
+    user associated to its nearest BS (worst case ``O(sum_m |U^m|^2 N)``). Times are medians
+    over ``repeats`` random slots, in milliseconds.
     """
     rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
     out: dict[str, Any] = {"users": [], "rbs": [], "hidden": hidden, "repeats": repeats}
 
     def median_ms(fn) -> float:
@@ -49,34 +52,37 @@ def measure_decision_time(
 
     for u in users:
         cfg = SystemConfig(num_users=u)
-        net = QNetwork(cfg.num_bs, feature_size(cfg, True), hidden, cfg.num_actions)
-        net.reset_parameters(gen)
-        x = torch.zeros(cfg.num_bs, 1, feature_size(cfg, True))
-        h = torch.zeros(cfg.num_bs, 1, hidden)
         pos = initial_positions(cfg, rng)
-        cov = coverage(cfg, pos)
+        state = LocalState(cfg, 1)
+        flat = {"pos": pos[None], "cov": coverage(cfg, pos)[None], "t": np.zeros(1)}
+        flat |= state.arrays()
+        row: dict[str, Any] = {"U": u, "actions": cfg.num_actions}
+        for head, width in (("paper", hidden), ("shared", TrainConfig().hidden)):
+            tc = TrainConfig(head=head, hidden=width)
+            net = build_network(cfg, tc, [seed])
+            slots = {k: v[None, None] for k, v in slot_inputs(cfg, head, flat).items()}
+            ctl = Controller(cfg, tc, net, 1)
 
-        def full_head(net=net, x=x, h=h, cfg=cfg):
-            with torch.no_grad():
-                hn = net.step(x, h)
-                for m in range(cfg.num_bs):
-                    net.q_all(hn[m], m).max()
+            def act(ctl=ctl, slots=slots):
+                ctl.reset()
+                ctl.greedy(slots)
 
-        def available_only(net=net, x=x, h=h, cov=cov, cfg=cfg):
-            with torch.no_grad():
-                hn = net.step(x, h)
-                net.q_max(hn[:, 0], np.arange(cfg.num_bs), cov)
+            if head == "paper":
+                x = torch.from_numpy(slots["x"][0, 0, 0])[:, None, None]  # (M, 1, 1, F)
 
-        m_bs, a = cfg.num_bs, cfg.num_actions
-        out["users"].append(
-            {
-                "U": u,
-                "actions": a,
-                "full_head_ms": median_ms(full_head),
-                "available_ms": median_ms(available_only),
-                "order_eq25_q": m_bs * hidden * (u + hidden + a),
-            }
-        )
+                def full_head(net=net, x=x, m_bs=cfg.num_bs):
+                    with torch.no_grad():
+                        h = net(x)[:, 0, 0]  # (M, H)
+                        for m in range(m_bs):
+                            rows = slice(m * net.num_actions, (m + 1) * net.num_actions)
+                            (h[m] @ net.head_w[rows].T + net.head_b[rows]).max()
+
+                row["full_head_ms"] = median_ms(full_head)
+                row["available_ms"] = median_ms(act)
+            else:
+                row["shared_ms"] = median_ms(act)
+        row["order_eq25_q"] = cfg.num_bs * hidden * (u + hidden + cfg.num_actions)
+        out["users"].append(row)
     for n in rbs:
         cfg = SystemConfig(num_rbs=n)
         samples = []
@@ -117,8 +123,10 @@ def complexity_figure(result: dict) -> Figure:
     full = np.array([r["full_head_ms"] for r in us])
     avail = np.array([r["available_ms"] for r in us])
     order = np.array([r["order_eq25_q"] for r in us], dtype=float)
-    ax1.plot(u, full, "o-", label="Q-networks, full 2^(U+1) head")
-    ax1.plot(u, avail, "s-", label="Q-networks, available actions only")
+    shared = np.array([r["shared_ms"] for r in us])
+    ax1.plot(u, full, "o-", label="paper's Q-networks, full 2^(U+1) head")
+    ax1.plot(u, avail, "s-", label="paper's Q-networks, available actions only")
+    ax1.plot(u, shared, "^-", label="shared per-user head")
     ax1.plot(u, order / order[0] * full[0], "k--", label="order of eq. (25), scaled")
     ax1.set_yscale("log")
     ax1.set_xlabel("users U (N = 12)")

@@ -1,0 +1,92 @@
+"""The reproduction's machine-readable summary, ``results/summary.json``: Fig. 3's methods (the
+learners, every rule and the oracle) with their rewards, and the budget study. The book's pages
+and the claims read it; it is written by ``reproduce`` from the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dnt.repro.claims import mean_ci
+from dnt.repro.specs import budget_cells, chosen_budget, figure_cells, figure_configs
+
+__all__ = ["REFERENCES", "method_row", "summary"]
+
+#: The rules a learned BS could express, the threshold rule and the upper reference, as drawn
+#: next to the learners (labels for figures).
+REFERENCES = {
+    "nearest_always_update": "nearest BS, always update",
+    "nearest_skip_overlap_always_update": "nearest BS, skip overlaps, always update",
+    "nearest_threshold_1": "threshold rule (sees the twin's error)",
+    "myopic_oracle": "myopic oracle (full state)",
+}
+
+
+def method_row(finals: list[dict[str, Any]], stale: bool = False) -> dict[str, Any]:
+    """A learned method's row from the final evaluations of its seeds: mean reward with a 95%
+    bootstrap interval over seeds, mean sum rate and DNT error, and the seed count."""
+    rew = np.array([f["reward"] for f in finals])
+    mean, lo, hi = mean_ci(rew[:, None])
+    row = {
+        "reward": float(mean[0]),
+        "reward_ci": [float(lo[0]), float(hi[0])],
+        "sum_rate": float(np.mean([f["sum_rate"] for f in finals])),
+        "dnt_error": float(np.mean([f["dnt_error"] for f in finals])),
+        "updates_per_slot": float(np.mean([f["updates_per_slot"] for f in finals])),
+        "seeds": len(finals),
+    }
+    return row | ({"stale": True} if stale else {})
+
+
+def _rows(cells, runs) -> tuple[list[dict[str, Any]], bool]:
+    found = [runs[c.filename()] for c in cells]
+    return [r["metrics"]["final"] for r in found], any(r.get("stale") for r in found)
+
+
+def summary(seeds: int, quick: bool, runs: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The summary from the store's runs (by file name; Fig. 3's and the budget study's cells)
+    and baselines (by config hash). Baselines are deterministic: their interval is a point and
+    ``seeds`` is 1."""
+    cfg = figure_configs("fig3")[0]
+    methods: dict[str, Any] = {}
+    for algo in ("vdn", "iql"):
+        finals, stale = _rows(
+            [c for c in figure_cells("fig3", seeds, quick) if c.algo == algo], runs
+        )
+        methods[algo.upper()] = method_row(finals, stale)
+    for name, res in base[cfg.config_hash()].items():
+        methods[name] = {
+            "reward": res["reward"],
+            "reward_ci": [res["reward"], res["reward"]],
+            "sum_rate": res["sum_rate"],
+            "dnt_error": res["dnt_error"],
+            "updates_per_slot": res["updates_per_slot"],
+            "seeds": 1,
+        }
+    oracle = methods["myopic_oracle"]["reward"]
+    for row in methods.values():
+        row["percent_of_oracle"] = 100 * row["reward"] / oracle
+    out: dict[str, Any] = {
+        "seeds": seeds,
+        "quick": quick,
+        "fig3": {"config": cfg.to_dict(), "methods": methods},
+    }
+    study = budget_cells(seeds, quick)
+    if all(c.filename() in runs for cs in study.values() for c in cs):
+        budget: dict[str, Any] = {"chosen_gradient_steps": chosen_budget(quick)}
+        for algo in ("vdn", "iql"):
+            rows = []
+            for (a, label), cells in study.items():
+                if a != algo:
+                    continue
+                finals, stale = _rows(cells, runs)
+                row = {"gradient_steps": cells[0].tc.gradient_steps} | method_row(finals, stale)
+                if label == "paper-literal":
+                    row["env_steps_per_update"] = cells[0].tc.env_steps_per_update
+                    budget[f"{algo.upper()}_paper_literal"] = row
+                else:
+                    rows.append(row)
+            budget[algo.upper()] = sorted(rows, key=lambda r: r["gradient_steps"])
+        out["budget_study"] = budget
+    return out

@@ -147,11 +147,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from dnt.repro.reproduce import ALL, TARGETS, reproduce
+    from dnt.repro.tuning import tune
 
-    figs = ALL if (not args.figures or "all" in args.figures) else tuple(args.figures)
-    bad = [f for f in figs if f not in TARGETS]
+    asked = tuple(args.figures or ("all",))
+    bad = [f for f in asked if f not in (*TARGETS, "all", "tuning")]
     if bad:
-        raise ValueError(f"unknown target(s) {bad}: choose from {', '.join(TARGETS)} or all")
+        raise ValueError(
+            f"unknown target(s) {bad}: choose from {', '.join(TARGETS)}, tuning or all"
+        )
+    if "tuning" in asked:
+        res = tune(
+            quick=args.quick,
+            root=args.root,
+            jobs=args.jobs or 2,
+            progress=not args.no_progress,
+            executor=args.executor,
+            address=args.address,
+        )
+        print(f"tuning: VDN best {res['vdn']['best']}, IQL best {res['iql']['best']}")
+        asked = tuple(f for f in asked if f != "tuning")
+        if not asked:
+            return 0
+    figs = ALL if "all" in asked else asked
     out = reproduce(
         figs,
         seeds=args.seeds,
@@ -217,8 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "figures",
         nargs="*",
-        help="fig2 fig3 fig4 fig5 fig6 budget ablations, or all (default: all = the figures "
-        "and the budget study)",
+        help="fig2 fig3 fig4 fig5 fig6 budget ablations tuning, or all (default: all = the "
+        "figures and the budget study; tuning runs the equal-effort search of dnt.repro.tuning)",
     )
     q.add_argument("--seeds", type=int, default=5, help="seeds per setting (default 5)")
     q.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")

@@ -92,3 +92,12 @@ def test_old_module_homes_fail_with_their_new_home(old):
     with pytest.raises(ImportError, match="has moved to dnt"):
         importlib.import_module(old)
     assert MOVED[old].startswith("dnt.")
+
+
+def test_no_module_is_over_450_lines():
+    long = {
+        str(f.relative_to(PKG)): n
+        for f in PKG.rglob("*.py")
+        if (n := len(f.read_text().splitlines())) > 450
+    }
+    assert not long, long

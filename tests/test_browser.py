@@ -132,6 +132,20 @@ def test_page_in_chromium(page, server, browser):
         if not target.exists():
             broken.append(href)
     assert not broken, broken
+    # headings and the contents entries are short, plain text: no escaped newline or other
+    # backslash escape, nothing longer than a title should be; no visible literal "\\n"
+    titles = tab.evaluate(
+        "[...document.querySelectorAll('h1, h2, h3, h4, nav a, .toc-entry a, .bd-toc a')]"
+        ".map(e => e.innerText.trim())"
+    )
+    bad_titles = [t for t in titles if re.search(r"\\[a-zA-Z]", t) or len(t) > 120]
+    assert not bad_titles, bad_titles
+    text = tab.evaluate(  # prose and headings: code listings may hold "\\n" legitimately
+        "(() => { const b = document.body.cloneNode(true);"
+        " b.querySelectorAll('pre, code, script, style').forEach(e => e.remove());"
+        " return b.innerText; })()"
+    )
+    assert "\\n" not in text, text[max(text.find("\\n") - 80, 0) : text.find("\\n") + 80]
     SHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SHOTS / (rel.replace("/", "__") + ".png")), full_page=True)
     assert not failed, failed

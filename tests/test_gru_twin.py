@@ -114,6 +114,12 @@ def test_closed_loop_errors(data, gru):
     assert hold.shape == bayes.shape == g.shape == (20,)
     assert np.all(np.diff(hold) > 0)  # drift: hold-last error grows with the gap
     assert bayes[-1] < hold[-1]
+    # the iterated Bayes predictor follows the mean drift exactly away from the area's edges,
+    # so its error after h slots is h one-step conditional variances: the analytic curve
+    one_step = bayes_conditional_variance(SystemConfig(), data.test[:, 5]).mean() / 2
+    np.testing.assert_allclose(bayes, one_step * np.arange(1, 21), rtol=0.1)
+    # the GRU in closed loop stays close to that curve (this small test GRU within 30%)
+    assert np.all(g >= 0.97 * bayes) and np.all(g <= 1.3 * bayes)
     with pytest.raises(ValueError, match="horizon"):
         closed_loop_errors(gru, data.test, 5, start=20, horizon=20)
 

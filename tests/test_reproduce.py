@@ -233,3 +233,19 @@ def test_executor_rejects_an_unknown_kind():
 
     with pytest.raises(ValueError, match="executor"):
         Executor("slurm")
+
+
+def test_the_reproduction_trains_with_the_committed_tuning_winners():
+    """Each method's settings are its own best trial of the committed equal-effort search."""
+    from dnt.repro.specs import TUNED
+    from dnt.repro.tuning import GRID, TUNING_SEEDS, trials
+
+    study = json.loads((COMMITTED / "tuning.json").read_text())
+    assert study["grid"] == {k: list(v) for k, v in GRID.items()}
+    assert study["seeds"] == TUNING_SEEDS and study["scored_on"] == "validation episodes"
+    for algo in ("vdn", "iql"):
+        rows = study[algo]["trials"]
+        assert [r["trial"] for r in rows] == trials()  # every trial, the same for both methods
+        best = max(rows, key=lambda r: r["reward"])["trial"]
+        assert study[algo]["best"] == best
+        assert TrainConfig(algo=algo).replace(**best) == TrainConfig(algo=algo, **TUNED[algo])

@@ -72,3 +72,18 @@ def test_random_game_validation():
         random_game(2, (2, 2), 1.0, 0.0, rng)
     with pytest.raises(ValueError, match="nonadditive"):
         random_game(2, (2, 2), 0.5, -1.0, rng)
+
+
+def test_the_book_statement_on_where_the_proof_chain_breaks():
+    """The convergence page says: (31) is an identity and holds everywhere; the step to (34)
+    rests on a false identity and fails in some instances; the final bound (36) fails in some
+    instances too. Checked on the same kind of sample the page uses (fewer instances)."""
+    from dnt.studies.theory import chain_study
+
+    chain = chain_study(60, 0)
+    n = chain["instances"]
+    assert chain["held"]["lhs -> (31)"] == n
+    assert chain["held"]["(33) -> (34)"] < n
+    assert chain["bound_36_held"] < n
+    assert chain["first_failure"]["(33) -> (34)"]["instance"] < n
+    assert max(chain["tightness"]) > 1.0  # some left side exceeds the right side of (36)

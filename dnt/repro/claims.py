@@ -162,6 +162,16 @@ def _claim(cid, figure, text, paper, ours, verdict, reason, how) -> dict[str, An
     }
 
 
+def _trend_reason(ci: tuple[float, float, float], sign: int, wanted: str, opposite: str) -> str:
+    """Why a directional claim (``sign`` -1: the difference should be below 0) holds or not."""
+    _, lo, hi = ci
+    if (hi < 0) if sign < 0 else (lo > 0):
+        return f"the whole interval shows {wanted}"
+    if (lo > 0) if sign < 0 else (hi < 0):
+        return f"significant {opposite}: the opposite direction"
+    return "no significant difference (the interval contains 0)"
+
+
 def _fmt(v: tuple[float, float, float], unit: str = "") -> str:
     return f"{v[0]:.3g}{unit} [{v[1]:.3g}, {v[2]:.3g}]"
 
@@ -244,7 +254,7 @@ def claims(seeds, quick, runs, cells, base, fig2, figs) -> dict[str, Any]:
                 "falls",
                 {"rate_change": d2, "text": f"change {_fmt(d2)} (rate at 0.99 minus at 0.8)"},
                 "reproduced" if d2[2] < 0 else "not reproduced",
-                "the whole interval is below 0" if d2[2] < 0 else "no significant fall",
+                _trend_reason(d2, -1, "a fall", "a rise"),
                 f"IQL per-user rate at eps 0.99 minus at 0.8, {ci}",
             )
         )
@@ -307,9 +317,7 @@ def claims(seeds, quick, runs, cells, base, fig2, figs) -> dict[str, Any]:
                 "VDN lower",
                 {"dnt_error_diff": d, "text": f"VDN minus IQL {_fmt(d)}"},
                 "reproduced" if d[2] < 0 else "not reproduced",
-                "the whole interval is below 0"
-                if d[2] < 0
-                else "no significant difference in VDN's favour",
+                _trend_reason(d, -1, "VDN lower", "VDN higher"),
                 f"mean DNT error over the slots of evaluation episode 0, {ci}",
             )
         )

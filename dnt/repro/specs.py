@@ -58,7 +58,10 @@ QUICK_TWIN_TRAJ = 60
 #: Each method's settings where they differ from :class:`TrainConfig`'s defaults: the winners
 #: of the tuning study (:mod:`dnt.repro.tuning`, same search and budget for both methods, scored
 #: on validation episodes; a test checks these against the committed study).
-TUNED: dict[str, dict[str, Any]] = {"vdn": {}, "iql": {}}
+TUNED: dict[str, dict[str, Any]] = {
+    "vdn": {"hidden": 64},
+    "iql": {"hidden": 64, "target_tau": 0.02},
+}
 #: Seeds of the training ablations (``reproduce ablations``, see :func:`ablation_cells`).
 ABLATION_SEEDS = 3
 

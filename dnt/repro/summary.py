@@ -11,7 +11,7 @@ import numpy as np
 from dnt.repro.claims import mean_ci
 from dnt.repro.specs import budget_cells, chosen_budget, figure_cells, figure_configs
 
-__all__ = ["REFERENCES", "method_row", "summary"]
+__all__ = ["REFERENCES", "learner_targets", "method_row", "summary"]
 
 #: The rules a learned BS could express, the threshold rule and the upper reference, as drawn
 #: next to the learners (labels for figures).
@@ -89,4 +89,53 @@ def summary(seeds: int, quick: bool, runs: dict[str, Any], base: dict[str, Any])
                     rows.append(row)
             budget[algo.upper()] = sorted(rows, key=lambda r: r["gradient_steps"])
         out["budget_study"] = budget
+    return out
+
+
+def learner_targets(
+    summ: dict[str, Any],
+    printed_vdn: dict[str, Any] | None = None,
+    printed_baselines: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The learner's targets at Fig. 3's settings, each with the measured value, the bar and
+    whether it is met: VDN against the rules it could express, the threshold rule and the
+    oracle; the budget study's monotonicity; and, given the printed-reading rows, VDN against
+    the nearest-BS rule under the printed reading of eq. (16)."""
+    m = summ["fig3"]["methods"]
+    vdn = m["VDN"]["reward"]
+    out = []
+
+    def add(text: str, value: float, bar: float, stretch: bool = False) -> None:
+        out.append(
+            {"target": text, "value": value, "bar": bar, "met": value >= bar, "stretch": stretch}
+        )
+
+    add("VDN >= nearest BS, always update", vdn, m["nearest_always_update"]["reward"])
+    add(
+        "VDN >= nearest BS, skip overlaps, always update",
+        vdn,
+        m["nearest_skip_overlap_always_update"]["reward"],
+    )
+    add("VDN >= 95% of the threshold rule", vdn, 0.95 * m["nearest_threshold_1"]["reward"])
+    add("VDN >= 85% of the myopic oracle", vdn, 0.85 * m["myopic_oracle"]["reward"])
+    add("VDN >= the threshold rule (stretch)", vdn, m["nearest_threshold_1"]["reward"], True)
+    study = summ.get("budget_study")
+    if study:
+        chosen = study["chosen_gradient_steps"]
+        for label in ("VDN", "IQL"):
+            rows = {r["gradient_steps"]: r for r in study[label]}
+            if chosen in rows and 2 * chosen in rows:
+                base = rows[chosen]
+                half = (base["reward_ci"][1] - base["reward_ci"][0]) / 2
+                add(
+                    f"{label}: doubling the chosen budget loses at most the CI half width",
+                    rows[2 * chosen]["reward"],
+                    base["reward"] - half,
+                )
+    if printed_vdn is not None and printed_baselines is not None:
+        add(
+            "printed reading: VDN >= half of nearest BS, always update",
+            printed_vdn["reward"],
+            0.5 * printed_baselines["nearest_always_update"]["reward"],
+        )
     return out

@@ -46,6 +46,7 @@ class TrainConfig:
     grad_clip: float = 10.0  # max gradient 2-norm of one run's parameters per step
     eval_episodes: int = 16  # fixed greedy evaluation episodes
     eval_every: int = 500  # gradient steps between evaluations (the last step always)
+    validation: bool = False  # evaluate on the validation episodes (tuning), not the fixed ones
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, rule: str) -> None:
@@ -91,7 +92,7 @@ class TrainConfig:
             "explore_fraction",
             "in (0, 1]",
         )
-        for name in ("double_q",):
+        for name in ("double_q", "validation"):
             need(isinstance(getattr(self, name), bool), name, "true or false")
 
     @property

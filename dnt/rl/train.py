@@ -36,6 +36,7 @@ from dnt.rl.learner import Learner
 from dnt.rl.modules import PaperQ, SharedQ
 from dnt.rl.runner import Collector, evaluate_runs
 from dnt.sim.config import SystemConfig
+from dnt.sim.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE
 from dnt.sim.predictors import make_predictor
 from dnt.sim.twin import Predictor
 
@@ -152,7 +153,8 @@ class Trainer:
 
     def _evaluate(self) -> None:
         last = self.done
-        res = evaluate_runs(self.cfg, self.tc, self.net, self.runs, self.predictor, record=last)
+        base = VALIDATION_SEED_BASE if self.tc.validation else EVAL_SEED_BASE
+        res = evaluate_runs(self.cfg, self.tc, self.net, self.runs, self.predictor, base, last)
         # each run's mean over its own losses (a column mean could sum in another order)
         loss = [
             np.mean([x[i] for x in self.losses]) if self.losses else np.nan

@@ -124,7 +124,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.gradient_steps is not None:
         tset["gradient_steps"] = args.gradient_steps
     tc = train_config(args.algo, quick=False, **tset)
-    changed = {k: v for k, v in cfg.to_dict().items() if v != SystemConfig().to_dict()[k]}
+    paper = SystemConfig().to_dict()
+    changed = {k: v for k, v in cfg.to_dict().items() if v != paper[k]}
     print(
         f"{args.algo.upper()} seed {args.seed}: eq. (16) read as {cfg.serve_condition!r}, "
         f"twin {cfg.twin_predictor!r}, epsilon {cfg.epsilon}, N {cfg.num_rbs}, U "

@@ -12,11 +12,7 @@ from matplotlib.patches import Rectangle
 
 from dnt.baselines import nearest_association
 from dnt.sim.allocation import allocate, allocate_batch, trace
-from dnt.sim.channel import (
-    coverage,
-    rates,
-    update_success,
-)
+from dnt.sim.channel import coverage, rates, update_success
 from dnt.sim.config import SystemConfig
 from dnt.sim.mobility import initial_positions
 from dnt.sim.reward import decode_actions

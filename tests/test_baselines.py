@@ -24,12 +24,67 @@ TINY = SystemConfig(num_users=4, num_rbs=4, episode_len=8, serve_condition="at_m
 def test_baselines_run_are_distinct_and_deterministic():
     res = {k: evaluate_policy(TINY, p, episodes=8) for k, p in baseline_policies(TINY).items()}
     assert set(res) == set(INFORMATION)
+    # deterministic: fresh policies on the same fixed evaluation episodes repeat every number
+    again = {k: evaluate_policy(TINY, p, episodes=8) for k, p in baseline_policies(TINY).items()}
+    assert again == res
+    assert evaluate_policy(TINY, RandomPolicy(0), episodes=8) == res["random"]
+    assert evaluate_policy(TINY, RandomPolicy(1), episodes=8) != res["random"]  # seed matters
+    # distinct: no two rules earn the same reward ...
+    rewards = {k: r["reward"] for k, r in res.items()}
+    assert len(set(rewards.values())) == len(rewards), rewards
+    # ... and each differs from the others where its definition says it should
     assert res["nearest_always_update"]["updates_per_slot"] == TINY.num_bs
     assert res["nearest_never_update"]["updates_per_slot"] == 0
-    assert res["nearest_never_update"]["doubly_served_per_slot"] == 0  # one server per user
-    again = evaluate_policy(TINY, RandomPolicy(0), episodes=8)
-    assert again == res["random"]  # fixed evaluation episodes and seed
-    assert res["myopic_oracle"]["reward"] >= res["nearest_always_update"]["reward"]
+    assert res["nearest_update_every_5"]["updates_per_slot"] == TINY.num_bs * 2 / 8  # t = 0, 5
+    assert 0 < res["nearest_threshold_1"]["updates_per_slot"] < TINY.num_bs
+    nearest = [k for k in res if k.startswith("nearest")]
+    for k in nearest:  # one server per user
+        assert res[k]["doubly_served_per_slot"] == 0 and res[k]["penalty_share"] == 0, k
+    assert res["random"]["doubly_served_per_slot"] > 0 and res["random"]["penalty_share"] > 0
+    skip, near = res["nearest_skip_overlap_always_update"], res["nearest_always_update"]
+    assert skip["served_per_slot"] < near["served_per_slot"]  # overlapped users go unserved
+    assert skip["updates_per_slot"] == near["updates_per_slot"]
+    never = res["nearest_never_update"]
+    assert never["dnt_error"] > near["dnt_error"] and never["successful_updates_per_slot"] == 0
+    assert res["myopic_oracle"]["reward"] >= near["reward"]
+
+
+def test_baselines_actions_differ_as_defined_and_repeat():
+    def play():
+        env = VectorDNTEnv(TINY, num_envs=16)
+        obs = env.reset(seed=0)
+        pols = baseline_policies(TINY)
+        for p in pols.values():
+            p.reset(16)
+        slots = []
+        for _ in range(2):  # t = 0 and t = 1
+            acts = {k: p.act(obs, env) for k, p in pols.items()}
+            for a in acts.values():
+                assert ((a & ~env.allowed_bits()) == 0).all()
+            slots.append((obs, acts))
+            obs, *_ = env.step(acts["nearest_always_update"])
+        return slots
+
+    slots = play()
+    for (_, a), (_, b) in zip(slots, play(), strict=True):  # deterministic, random included
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    for t, (obs, a) in enumerate(slots):
+        always, never = a["nearest_always_update"], a["nearest_never_update"]
+        np.testing.assert_array_equal(always, never | 1)
+        assert not (never & 1).any()
+        np.testing.assert_array_equal(a["nearest_update_every_5"], always if t == 0 else never)
+        np.testing.assert_array_equal(a["nearest_threshold_1"] & ~1, never)
+        skip = a["nearest_skip_overlap_always_update"]
+        overlap = obs["coverage"].sum(1) > 1  # (B, U)
+        assert overlap.any() and not (skip & ~always).any()
+        dropped = decode_actions(always & ~skip, TINY.num_users)[1].any(1)  # (B, U)
+        np.testing.assert_array_equal(dropped, overlap)  # exactly the overlapped users
+        for k in a:
+            if k != "random":
+                assert (a["random"] != a[k]).any(), k
+        assert (a["myopic_oracle"] != always).any() and (a["myopic_oracle"] != never).any()
 
 
 def test_skip_overlap_serves_no_user_that_two_bss_cover():

@@ -1,5 +1,5 @@
 """The learner's ladder of checks at full budgets (the tests run them with small ones):
-Q-value fit with gamma = 0, the known optimum for VDN and IQL, and the myopic oracle against
+Q-value fit with gamma = 0, the known optimum for VDN and IQL, and the one-slot optimiser against
 an exhaustive joint search at Fig. 3's scenario. ``python benchmarks/bench_ladder.py``."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main() -> None:
     cfg = SystemConfig(serve_condition="at_most_once", twin_predictor="bayes")
     res = oracle_check(cfg, envs=16, slots=10)
     print(
-        f"oracle vs exhaustive search, {res['slots']} slots: short in "
+        f"one-slot optimiser vs exhaustive search, {res['slots']} slots: short in "
         f"{100 * res['short_share']:.1f}%, mean shortfall {100 * res['mean_shortfall']:.3f}%, "
         f"largest {100 * res['max_shortfall']:.2f}%"
     )

@@ -4,9 +4,12 @@ evaluation episodes, the same metrics).
 
 What each one knows (:data:`INFORMATION`): the nearest-BS rules use only what a BS observes
 (its covered users' positions and the public BS layout), so a learned BS could express them;
-the threshold rule also sees the twin's error, which a BS does not; the myopic oracle sees the
-full state (every position, this slot's fading, the twin's prediction) and chooses all BSs'
-actions jointly, an upper reference.
+the threshold rule also sees the twin's error, which a BS does not; the one-slot optimiser
+(``MyopicOracle``, results key ``myopic_oracle``) sees the full state (every position, this
+slot's fading, the twin's prediction) and chooses all BSs' actions jointly to maximise the
+current slot's team reward. It is a reference, not a bound: it ignores that an update also
+lowers the twin's error in later slots, and policies are scored on the undiscounted mean over
+all 30 slots, so a learner may legitimately beat it.
 """
 
 from __future__ import annotations
@@ -89,8 +92,9 @@ class ThresholdPolicy:
     """Nearest-BS association; a BS updates when the twin's prediction of its covered users is
     off by more than ``threshold`` (mean squared distance over those users).
 
-    The BS sees its users' true positions and can run the twin's predictor on the twin's history
-    (the twin is shared), so the rule uses only what the BS could know.
+    The rule reads the twin's error, which needs the twin's prediction next to the users' true
+    positions: a BS observes its users but not the twin's state, so this rule uses more than a BS
+    knows (see :data:`INFORMATION`) and no learned BS could express it.
     """
 
     def __init__(self, cfg: SystemConfig, threshold: float = 1.0) -> None:
@@ -113,14 +117,16 @@ class ThresholdPolicy:
 
 
 class MyopicOracle:
-    """The upper reference: sees the full state and, each slot, chooses all BSs' actions jointly
-    to maximise that slot's exact team reward (eq. 16), by coordinate ascent: each BS in turn
-    takes its best available action given the others' (every one of its 2**(c+1) actions
-    evaluated with the simulator), until a round changes nothing or ``rounds`` rounds are done;
-    three starts (the nearest-BS rule with and without updates, and doing nothing), the best
-    ascent wins. The result is optimal for each BS given the others; against an exhaustive
+    """The one-slot optimiser: sees the full state and, each slot, chooses all BSs' actions
+    jointly to maximise that slot's exact team reward (eq. 16), by coordinate ascent: each BS
+    in turn takes its best available action given the others' (every one of its 2**(c+1)
+    actions evaluated with the simulator), until a round changes nothing or ``rounds`` rounds
+    are done; three starts (the nearest-BS rule with and without updates, and doing nothing),
+    the best ascent wins. The result is optimal for each BS given the others; against an exhaustive
     joint search it is within a small gap (measured in the tests and the book). It ignores the
-    future (the twin's history), which with gamma = 0.2 costs little."""
+    future: an update now also lowers later slots' twin errors, and evaluation is the
+    undiscounted 30-slot mean, so it is a reference, not an upper bound (a learner may beat
+    it)."""
 
     def __init__(self, cfg: SystemConfig, rounds: int = 4) -> None:
         if not isinstance(rounds, int) or rounds < 1:

@@ -39,8 +39,8 @@ def fmt_ci(row: dict[str, Any], digits: int = 2) -> str:
 
 def methods_table(methods: dict[str, dict[str, Any]], labels: dict[str, str]) -> str:
     """Markdown table of methods (rows of ``summary.json``'s ``fig3.methods``) in the order and
-    with the labels of ``labels``: reward with its interval, share of the oracle, sum rate, DNT
-    error, updates per slot and seeds."""
+    with the labels of ``labels``: reward with its interval, share of the one-slot optimiser's
+    reward, sum rate, DNT error, updates per slot and seeds."""
     rows = []
     for name, label in labels.items():
         r = methods[name]
@@ -55,7 +55,14 @@ def methods_table(methods: dict[str, dict[str, Any]], labels: dict[str, str]) ->
                 r["seeds"],
             ]
         )
-    headers = ["policy", "reward per slot", "% of oracle", "sum rate", "DNT error", "updates"]
+    headers = [
+        "policy",
+        "reward per slot",
+        "% of one-slot optimiser",
+        "sum rate",
+        "DNT error",
+        "updates",
+    ]
     return markdown_table([*headers, "seeds"], rows)
 
 

@@ -84,7 +84,7 @@ def figure2(
 
 
 def _references(ax, references: dict[str, float] | None) -> None:
-    """Horizontal lines for the rules and the oracle (greys and dashes, labelled)."""
+    """Horizontal lines for the rules and the one-slot optimiser (greys and dashes, labelled)."""
     styles = ("--", ":", "-.", (0, (5, 1)), (0, (1, 1)))
     for j, (name, value) in enumerate((references or {}).items()):
         ax.axhline(
@@ -105,7 +105,7 @@ def figure3(
     references: dict[str, float] | None = None,
 ) -> Figure:
     """Fig. 3: average reward along training for each method, mean and 95% bootstrap band over
-    seeds, with the rules and the oracle as horizontal references.
+    seeds, with the rules and the one-slot optimiser as horizontal references.
 
     ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, evaluations); ``x`` gives
     the gradient steps of the evaluations (default 1, 2, ...); ``references`` maps a name to a
@@ -140,7 +140,7 @@ def budget_figure(
 ) -> Figure:
     """The budget study: final greedy reward against gradient steps (log axis), mean and 95%
     bootstrap interval over seeds per method, the chosen budget marked, the paper-literal runs
-    as single points and the rules and the oracle as references.
+    as single points and the rules and the one-slot optimiser as references.
 
     ``study[label]`` is a list of ``{"gradient_steps", "reward", "reward_ci"}``; ``literal``
     maps a label to one such row.

@@ -1,6 +1,6 @@
 """The reproduction's machine-readable summary, ``results/summary.json``: Fig. 3's methods (the
-learners, every rule and the oracle) with their rewards, and the budget study. The book's pages
-and the claims read it; it is written by ``reproduce`` from the store."""
+learners, every rule and the one-slot optimiser) with their rewards, and the budget study. The
+book's pages and the claims read it; it is written by ``reproduce`` from the store."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from dnt.repro.specs import budget_cells, chosen_budget, figure_cells, figure_co
 
 __all__ = ["REFERENCES", "learner_targets", "method_row", "summary"]
 
-#: The rules a learned BS could express, the threshold rule and the upper reference, as drawn
+#: The rules a learned BS could express, the threshold rule and the one-slot optimiser, as drawn
 #: next to the learners (labels for figures).
 REFERENCES = {
     "nearest_always_update": "nearest BS, always update",
     "nearest_skip_overlap_always_update": "nearest BS, skip overlaps, always update",
     "nearest_threshold_1": "threshold rule (sees the twin's error)",
-    "myopic_oracle": "myopic oracle (full state)",
+    "myopic_oracle": "one-slot optimiser (full state)",
 }
 
 
@@ -117,7 +117,7 @@ def learner_targets(
         m["nearest_skip_overlap_always_update"]["reward"],
     )
     add("VDN >= 95% of the threshold rule", vdn, 0.95 * m["nearest_threshold_1"]["reward"])
-    add("VDN >= 85% of the myopic oracle", vdn, 0.85 * m["myopic_oracle"]["reward"])
+    add("VDN >= 85% of the one-slot optimiser", vdn, 0.85 * m["myopic_oracle"]["reward"])
     add("VDN >= the threshold rule (stretch)", vdn, m["nearest_threshold_1"]["reward"], True)
     study = summ.get("budget_study")
     if study:

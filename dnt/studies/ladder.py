@@ -11,7 +11,7 @@ ladder; the full problem is the reproduction itself).
   serving every user and updating every slot is optimal (each served user adds rate, nothing
   interferes, an update zeroes the twin's error), so its reward is the optimum; the greedy
   learned policy must reach a share of it.
-* :func:`oracle_check`: the upper reference itself, the myopic oracle, against an exhaustive
+* :func:`oracle_check`: the one-slot optimiser (``MyopicOracle``) against an exhaustive
   search over all joint actions of a slot.
 """
 
@@ -113,7 +113,7 @@ def trainer_policy_reward(trainer: Trainer, episodes: int) -> float:
 def oracle_check(
     cfg: SystemConfig, envs: int = 12, slots: int = 6, seed: int = 0, limit: int = 200_000
 ) -> dict[str, Any]:
-    """The myopic oracle's slot reward against the best of all joint actions (exhaustive, for
+    """The one-slot optimiser's slot reward against the best of all joint actions (exhaustive, for
     slots with at most ``limit`` joint actions), over ``slots`` slots of ``envs`` episodes played
     by the nearest-BS rule. Returns the number of slots compared, the share where the oracle
     falls short, and the mean and largest relative shortfall."""

@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser book test lint pytest bench reproduce clean
+.PHONY: setup browser book test lint pytest bench reproduce mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,17 @@ bench: $(STAMP)
 
 reproduce: $(STAMP)
 	$(PY) -m dnt reproduce all
+
+# Mutation testing, not part of `make test` (it takes a long while): mutmut mutates the modules
+# listed in pyproject.toml's [tool.mutmut] (a copy under mutants/), runs the fast unit tests
+# against each mutant, and a score per module is printed. Results are kept in mutants/: a second
+# run retests only changed functions (rm -rf mutants for a fresh run). MUTATION_JOBS=1 on a busy
+# machine; MUTANTS="dnt.repro.claims*" tests one module's mutants only.
+MUTATION_JOBS ?= 2
+MUTANTS ?=
+mutation: $(STAMP)
+	$(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(PY) benchmarks/mutation_scores.py
 
 clean:
 	rm -rf _build _assets/mathjax

@@ -106,26 +106,21 @@ def test_bootstrap_interval_brackets_and_is_seeded():
     v, lo, hi = bootstrap_stat(gain, (a, b))
     assert lo < v < hi and v == pytest.approx(gain(a, b))
     assert bootstrap_stat(gain, (a, b)) == (v, lo, hi)  # seeded: the same interval again
-    ref = stats.bootstrap(
-        (a, b),
-        gain,
-        vectorized=False,
-        paired=False,
-        n_resamples=2000,
-        method="percentile",
-        rng=np.random.default_rng(0),
-    ).confidence_interval
-    assert (lo, hi) == (ref.low, ref.high)
-    ref7 = stats.bootstrap(
-        (a, b),
-        gain,
-        vectorized=False,
-        paired=False,
-        n_resamples=2000,
-        method="percentile",
-        rng=np.random.default_rng(7),
-    ).confidence_interval
-    assert bootstrap_stat(gain, (a, b), seed=7) == (v, ref7.low, ref7.high)
+
+    def reference(seed: int) -> tuple[float, float]:
+        ci = stats.bootstrap(
+            (a, b),
+            gain,
+            vectorized=False,
+            paired=False,
+            n_resamples=2000,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        ).confidence_interval
+        return ci.low, ci.high
+
+    assert (lo, hi) == reference(0)
+    assert bootstrap_stat(gain, (a, b), seed=7) == (v, *reference(7))
     assert bootstrap_stat(gain, (a[:1], b)) == (gain(a[:1], b),) * 3  # one seed: a point
 
 

@@ -3,6 +3,7 @@ store: each sentence and table row below is rebuilt from ``results/`` and must a
 README as it is, and no other decimal number may appear in those passages (so a number typed by
 hand, or one the store has since changed, fails here)."""
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -35,26 +36,23 @@ def _ci(r: dict) -> str:
     return f"{r['reward']:.2f} [{r['reward_ci'][0]:.2f}, {r['reward_ci'][1]:.2f}]"
 
 
+@functools.cache
 def _expected() -> list[str]:
     """The README's quoting passages, rebuilt from the store."""
     summ = json.loads((RESULTS / "summary.json").read_text())
     table = json.loads((RESULTS / "claims.json").read_text())
     m = summ["fig3"]["methods"]
     store = ResultStore(RESULTS)
-    printed = {}
+    printed, served = {}, []
     for name, cells in ablation_cells(5, False).items():
         if name.startswith("printed reading"):
             runs = [store.load_run(c) for c in cells]
             assert all(runs), f"{name}: runs missing or stale"
-            printed[name[-3:]] = method_row([r["metrics"]["final"] for r in runs])
+            finals = [r["metrics"]["final"] for r in runs]
+            printed[name[-3:]] = method_row(finals)
+            served += [f["served_per_slot"] for f in finals]
     cfg = figure_configs("fig3")[0].replace(serve_condition="exactly_once")
     printed_rules = store.load_baselines(cfg, 16)["results"]
-    served = [
-        store.load_run(c)["metrics"]["final"]["served_per_slot"]
-        for name, cells in ablation_cells(5, False).items()
-        if name.startswith("printed reading")
-        for c in cells
-    ]
 
     def pct(key: str) -> str:
         return f"{m[key]['percent_of_oracle']:.1f}%"

@@ -1,264 +1,129 @@
-"""The claim machinery on hand-made inputs whose verdicts are known.
+"""The claims table (:mod:`dnt.repro.claims`) on hand-made stores whose verdicts are known.
 
-Most inputs have two seeds: a percentile bootstrap over two values then has only three possible
-resample means per sample (the lower value, the middle one, the upper value; a quarter, a half and
-a quarter of the resamples), so the 95% interval is the statistic at the extreme resamples and
-every expected interval below is worked out by hand from that. ``make mutation`` measures how many
-wrong versions of :mod:`dnt.repro.claims` these tests catch (see the README).
+Every expected interval is computed here independently of :mod:`dnt.repro.intervals`: scipy's
+t interval for means, scipy's Welch interval for differences, and Fieller's interval for gains
+as the roots of its defining equation found by a root finder. Each claim is checked three ways:
+its row in a hand-made store of every figure; flipping the sign of its effect flips the direction
+verdict (reproduced <-> opposite, and no effect is inconclusive); and each quantity its number
+depends on flips the magnitude verdict between judged and "not comparable". The probability of
+improvement is replaced by a recording stand-in (rliable's bootstrap takes seconds per call)
+except in the test of the full store, which runs it with fewer resamples. ``make mutation``
+measures how many wrong versions of :mod:`dnt.repro.claims` these tests catch (see the README).
 """
+
+import json
+import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
-from dnt.repro.claims import (
-    _both,
-    _fmt,
-    _trend_reason,
-    bootstrap_stat,
-    claims,
-    claims_markdown,
-    diff,
-    gain,
-    mean_ci,
-    sweep_arrays,
-    verdict_of,
-)
+from dnt.repro import claims as claims_module
+from dnt.repro.claims import _fmt, claims, claims_markdown, sweep_arrays
+from dnt.repro.intervals import Estimate
+from dnt.repro.intervals import probability_of_improvement as real_poi
 from dnt.repro.specs import EPS_VALUES, USER_VALUES, figure_cells, figure_configs
+from dnt.repro.verdicts import UNSTATED
 
-CI = "mean over seeds [95% bootstrap CI]"
-IN = "same direction, and the paper's value lies in our interval"
-OUTSIDE = "same direction, but the paper's value lies outside our interval"
-OPPOSITE = "significant effect in the opposite direction"
-ZERO = "no significant effect (our interval contains 0)"
-UNDEFINED = "our value is undefined (division by a zero mean)"
-NO_DIFF = "no significant difference (the interval contains 0)"
+SEEDS = 3
 
 
-def _approx(v):
-    return pytest.approx(v, rel=1e-9, abs=1e-12)
+def _approx(v, rel=1e-9):
+    return pytest.approx(v, rel=rel, abs=1e-12)
 
 
-# -- statistics ---------------------------------------------------------------------------------
+# -- independent references ---------------------------------------------------------------------
 
 
-def test_gain_and_diff():
-    assert gain(np.array([12.0, 14.0]), np.array([10.0, 10.0])) == pytest.approx(30.0)
-    assert gain(np.array([-5.0]), np.array([-10.0])) == pytest.approx(50.0)  # |mean b|
-    assert gain(np.array([5.0]), np.array([-10.0])) == pytest.approx(150.0)
-    assert diff(np.array([1.0, 3.0]), np.array([0.5])) == pytest.approx(1.5)
+def _t_ref(x):
+    """Mean with scipy's Student-t interval."""
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval()
+    return float(np.mean(x)), float(ci.low), float(ci.high)
 
 
-def test_mean_ci_by_hand():
-    # two seeds, three quantities: the interval is [smaller seed, larger seed] per column
-    m, lo, hi = mean_ci(np.array([[1.0, 5.0, 2.0], [3.0, 5.0, 6.0]]))
-    assert m.tolist() == [2.0, 5.0, 4.0] and lo.dtype == hi.dtype == np.float64
-    assert lo.tolist() == [1.0, 5.0, 2.0] and hi.tolist() == [3.0, 5.0, 6.0]
-    # one seed: the interval collapses to the value
-    m, lo, hi = mean_ci(np.array([[1.0, 2.0]]))
-    assert m.tolist() == lo.tolist() == hi.tolist() == [1.0, 2.0]
-    # no spread at all
-    m, lo, hi = mean_ci(np.full((3, 2), 4.0))
-    assert m.tolist() == lo.tolist() == hi.tolist() == [4.0, 4.0]
-    # integers are read as floats
-    m, lo, hi = mean_ci(np.array([[1], [2]]))
-    assert m.tolist() == [1.5] and lo.tolist() == [1.0] and hi.tolist() == [2.0]
+def _welch_ref(a, b):
+    """mean a - mean b with scipy's Welch interval, its standard error and degrees of freedom."""
+    res = stats.ttest_ind(a, b, equal_var=False)
+    ci = res.confidence_interval()
+    se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+    return float(np.mean(a) - np.mean(b)), float(ci.low), float(ci.high), se, float(res.df)
 
 
-@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")  # the NaN column
-def test_mean_ci_with_infinite_or_missing_seeds():
-    # resample means of [1, inf] are 1 (a quarter of the resamples) or inf: the interval is
-    # [1, inf]; a missing (NaN) seed makes the mean and both ends NaN
-    with np.errstate(invalid="ignore"):
-        m, lo, hi = mean_ci(np.array([[1.0, -np.inf, 1.0], [np.inf, 1.0, np.nan]]))
-    assert m[:2].tolist() == [np.inf, -np.inf] and np.isnan(m[2])
-    assert lo[:2].tolist() == [1.0, -np.inf] and hi[:2].tolist() == [np.inf, 1.0]
-    assert np.isnan(lo[2]) and np.isnan(hi[2])
-    assert m.dtype == lo.dtype == hi.dtype == np.float64
+def _fieller_ref(a, b):
+    """100 (mean a - mean b) / |mean b| with Fieller's interval: the two roots r of
+    (ma - r mb)^2 = q^2 (va + r^2 vb) around ma / mb, q at the Welch-Satterthwaite degrees of
+    freedom of va + r^2 vb; also the delta-method standard error and the degrees of freedom."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ma, mb = a.mean(), b.mean()
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    r = ma / mb
+    df = (va + r * r * vb) ** 2 / (va**2 / (a.size - 1) + (r * r * vb) ** 2 / (b.size - 1))
+    q = stats.t.ppf(0.975, df)
+
+    def f(x):
+        return (ma - x * mb) ** 2 - q * q * (va + x * x * vb)
+
+    assert mb * mb > q * q * vb  # bounded
+    up = down = abs(r) + 1.0
+    while f(r + up) < 0:
+        up *= 2
+    while f(r - down) < 0:
+        down *= 2
+    roots = optimize.brentq(f, r - down, r, xtol=1e-14), optimize.brentq(f, r, r + up, xtol=1e-14)
+    lo, hi = sorted(100 * (x - 1) * np.sign(mb) for x in roots)
+    se = 100 * math.sqrt(va + r * r * vb) / abs(mb)
+    return 100 * (ma - mb) / abs(mb), lo, hi, se, df
 
 
-def test_mean_ci_is_scipys_seeded_percentile_bootstrap():
-    v = np.random.default_rng(1).normal(5.0, 1.0, (40, 2))  # 40 seeds: no ties
-
-    def reference(confidence, seed, n):
-        ci = stats.bootstrap(
-            (v,),
-            np.mean,
-            axis=0,
-            confidence_level=confidence,
-            n_resamples=n,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        ).confidence_interval
-        return ci.low.tolist(), ci.high.tolist()
-
-    m, lo, hi = mean_ci(v)
-    assert m.tolist() == _approx(v.mean(axis=0).tolist())
-    assert (lo.tolist(), hi.tolist()) == reference(0.95, 0, 2000)
-    m, lo, hi = mean_ci(v, confidence=0.5, seed=3, n_resamples=500)
-    assert (lo.tolist(), hi.tolist()) == reference(0.5, 3, 500)
-    assert hi[0] - lo[0] < reference(0.95, 3, 500)[1][0] - reference(0.95, 3, 500)[0][0]
+def _detectable(se, df):
+    return (stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * se
 
 
-def test_bootstrap_interval_brackets_and_is_seeded():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(13, 1, 12), rng.normal(10, 1, 12)  # 12 seeds: no ties
-    v, lo, hi = bootstrap_stat(gain, (a, b))
-    assert lo < v < hi and v == pytest.approx(gain(a, b))
-    assert bootstrap_stat(gain, (a, b)) == (v, lo, hi)  # seeded: the same interval again
-
-    def reference(seed: int) -> tuple[float, float]:
-        ci = stats.bootstrap(
-            (a, b),
-            gain,
-            vectorized=False,
-            paired=False,
-            n_resamples=2000,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        ).confidence_interval
-        return ci.low, ci.high
-
-    assert (lo, hi) == reference(0)
-    assert bootstrap_stat(gain, (a, b), seed=7) == (v, *reference(7))
-    assert bootstrap_stat(gain, (a[:1], b)) == (gain(a[:1], b),) * 3  # one seed: a point
+def _text(v, lo, hi, unit=""):
+    return f"{v:.3g}{unit} [{lo:.3g}, {hi:.3g}]"
 
 
-def test_bootstrap_stat_by_hand():
-    # gain of [12, 14] over [10, 10]: 30, the extreme resamples give 20 and 40
-    assert bootstrap_stat(gain, (np.array([12.0, 14.0]), np.array([10.0, 10.0]))) == _approx(
-        (30.0, 20.0, 40.0)
-    )
-    # a mean of one sample: the interval is [smaller, larger]
-    assert bootstrap_stat(np.mean, (np.array([12.0, 14.0]),)) == _approx((13.0, 12.0, 14.0))
-    # the samples are resampled independently (not as pairs): [1, 3] minus [1, 3] is 0, but a
-    # resample of each on its own gives -2 (1 - 3) and 2 (3 - 1)
-    assert bootstrap_stat(diff, (np.array([1.0, 3.0]), np.array([1.0, 3.0]))) == _approx(
-        (0.0, -2.0, 2.0)
-    )
-    # samples of different lengths
-    assert bootstrap_stat(diff, (np.array([1.0, 3.0, 2.0]), np.array([1.0, 1.0]))) == _approx(
-        (1.0, 0.0, 2.0)
-    )
-    # one seed in any sample: a point
-    assert bootstrap_stat(diff, (np.array([1.0, 3.0]), np.array([0.5]))) == (1.5, 1.5, 1.5)
+def _check_estimate(est, kind, a, b):
+    """The row's estimate against the reference interval of ``kind`` ("gain" or "diff")."""
+    v, lo, hi, se, df = (_fieller_ref if kind == "gain" else _welch_ref)(a, b)
+    assert est["method"] == ("Fieller" if kind == "gain" else "Welch")
+    got = [est[k] for k in ("value", "low", "high", "se", "df", "detectable")]
+    assert got == _approx([v, lo, hi, se, df, _detectable(se, df)], rel=1e-7)
+    return v, lo, hi
 
 
-@pytest.mark.filterwarnings("error")  # quietly: no division warnings
-def test_bootstrap_stat_undefined_values_give_a_point():
-    # mean of b is 0: the gain is infinite, no interval is drawn
-    assert bootstrap_stat(gain, (np.array([1.0, 2.0]), np.array([-1.0, 1.0]))) == (np.inf,) * 3
-    # ... or NaN, 0 / 0
-    v, lo, hi = bootstrap_stat(gain, (np.array([-1.0, 1.0]), np.array([-1.0, 1.0])))
-    assert np.isnan(v) and np.isnan(lo) and np.isnan(hi)
-    # the value is defined (b's mean is 2/3: a gain of 125%), but the resamples of b that are
-    # all zeros make one end of the interval infinite: the interval collapses to the value
-    v, lo, hi = bootstrap_stat(gain, (np.array([1.0, 2.0]), np.array([0.0, 0.0, 2.0])))
-    assert v == pytest.approx(125.0) and lo == v and hi == v
-    v, lo, hi = bootstrap_stat(gain, (np.array([0.0, 0.0, 3.0]), np.array([0.0, 0.0, 2.0])))
-    assert v == pytest.approx(50.0) and lo == v and hi == v
+# -- the probability of improvement, recorded -----------------------------------------------------
 
 
-def test_fmt():
-    assert _fmt((1.23456, -0.5, 2.0)) == "1.23 [-0.5, 2]"
-    assert _fmt((26.3, 20.0, 32.6), "%") == "26.3% [20, 32.6]"
+def _u(x, y):
+    """P(X > Y): the Mann-Whitney U statistic / (n_x n_y), from scipy."""
+    return float(stats.mannwhitneyu(x, y).statistic) / (len(x) * len(y))
 
 
-# -- verdict rules --------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def poi(monkeypatch):
+    """A fast stand-in for the probability of improvement that records its arguments."""
+    calls = []
 
+    def fake(x, y, *args, **kwargs):
+        calls.append((np.asarray(x, float), np.asarray(y, float), args, kwargs))
+        return Estimate(_u(x, y), 0.0, 1.0, math.nan, math.nan, "stand-in")
 
-@pytest.mark.parametrize(
-    ("ci", "paper", "verdict", "why"),
-    [
-        ((29.0, 20.0, 35.0), 28.96, "reproduced", IN),
-        ((10.0, 5.0, 15.0), 28.96, "not reproduced", OUTSIDE),
-        ((-10.0, -15.0, -5.0), 28.96, "not reproduced", OPPOSITE),
-        ((2.0, -3.0, 7.0), 28.96, "not reproduced", ZERO),
-        ((-0.3, -0.5, -0.1), -0.2, "reproduced", IN),
-        ((-0.3, -0.5, -0.25), -0.2, "not reproduced", OUTSIDE),
-        ((0.3, 0.1, 0.5), -0.2, "not reproduced", OPPOSITE),
-        ((np.nan, np.nan, np.nan), 1.0, "not comparable", UNDEFINED),
-        # one end undefined is enough to make the claim not comparable
-        ((5.0, 1.0, np.inf), 28.96, "not comparable", UNDEFINED),
-        ((5.0, -np.inf, 10.0), 28.96, "not comparable", UNDEFINED),
-        # boundaries: an interval that touches 0 is not significant ...
-        ((20.0, 0.0, 40.0), 28.96, "not reproduced", ZERO),
-        ((-5.0, -10.0, 0.0), 28.96, "not reproduced", ZERO),
-        ((-0.5, -1.0, 0.0), -0.2, "not reproduced", ZERO),
-        ((0.5, 0.0, 1.0), -0.2, "not reproduced", ZERO),
-        # ... but an interval whose end is the paper's value contains it
-        ((30.0, 28.96, 35.0), 28.96, "reproduced", IN),
-        ((25.0, 20.0, 28.96), 28.96, "reproduced", IN),
-        # small effects: the rule compares with 0, not with 1
-        ((1.0, 0.5, 2.0), 28.96, "not reproduced", OUTSIDE),
-        ((0.75, 0.2, 1.5), 0.5, "reproduced", IN),
-        ((-1.5, -2.0, -1.0), 0.5, "not reproduced", OPPOSITE),
-        ((-0.25, -1.0, 0.5), -0.2, "not reproduced", ZERO),
-        ((1.0, 0.5, 2.0), -0.2, "not reproduced", OPPOSITE),
-        # a paper value of exactly 0 is read as "negative side"
-        ((-1.0, -2.0, -0.5), 0.0, "not reproduced", OUTSIDE),
-        ((1.0, 0.5, 2.0), 0.0, "not reproduced", OPPOSITE),
-        ((0.0, -1.0, 0.5), 28.96, "not reproduced", ZERO),
-    ],
-)
-def test_verdicts(ci, paper, verdict, why):
-    assert verdict_of(ci, paper) == (verdict, why)
-
-
-R, N, C = ("reproduced", "r-why"), ("not reproduced", "n-why"), ("not comparable", "c-why")
-
-
-@pytest.mark.parametrize(
-    ("rate", "dnt", "expected"),
-    [
-        (R, R, ("reproduced", "both parts hold")),
-        (R, N, ("not reproduced", "rate: r-why; DNT error: n-why")),
-        (N, R, ("not reproduced", "rate: n-why; DNT error: r-why")),
-        (N, N, ("not reproduced", "rate: n-why; DNT error: n-why")),
-        (C, R, ("not comparable", "c-why; r-why")),
-        (R, C, ("not comparable", "r-why; c-why")),
-        (N, C, ("not comparable", "n-why; c-why")),
-    ],
-)
-def test_a_two_part_claim_holds_only_when_both_parts_do(rate, dnt, expected):
-    assert _both(rate, dnt) == expected
-
-
-@pytest.mark.parametrize(
-    ("ci", "sign", "reason"),
-    [
-        ((-0.5, -1.0, -0.1), -1, "the whole interval shows a fall"),
-        ((0.5, 0.1, 1.0), -1, "significant a rise: the opposite direction"),
-        ((0.0, -1.0, 1.0), -1, NO_DIFF),
-        ((-0.5, -1.0, 0.0), -1, NO_DIFF),
-        ((0.5, 0.0, 1.0), -1, NO_DIFF),
-        ((0.5, 0.1, 1.0), 1, "the whole interval shows a fall"),
-        ((-0.5, -1.0, -0.1), 1, "significant a rise: the opposite direction"),
-        ((0.0, -1.0, 1.0), 1, NO_DIFF),
-        ((0.5, 0.0, 1.0), 1, NO_DIFF),
-        ((-0.5, -1.0, 0.0), 1, NO_DIFF),
-        ((0.0, -1.0, 0.5), -1, NO_DIFF),
-        ((0.0, -1.0, 0.5), 1, NO_DIFF),
-        ((1.5, 0.5, 2.0), -1, "significant a rise: the opposite direction"),
-        ((0.75, 0.5, 1.0), 1, "the whole interval shows a fall"),
-    ],
-)
-def test_trend_reasons(ci, sign, reason):
-    assert _trend_reason(ci, sign, "a fall", "a rise") == reason
+    monkeypatch.setattr(claims_module, "probability_of_improvement", fake)
+    return calls
 
 
 # -- hand-made stores -----------------------------------------------------------------------------
 
 
-def _runs(fig, metrics, seeds=2, version="abc", runs=None, quick=True):
+def _runs(fig, metrics, seeds=SEEDS, version="abc", runs=None, quick=True):
     """Add a figure's runs to ``runs``: ``metrics(algo, i, seed, cfg)`` are the metrics of the
     cell with the figure's ``i``-th config (merged into those of a cell another figure shares)."""
     runs = {} if runs is None else runs
     hashes = [c.config_hash() for c in figure_configs(fig)]
     for c in figure_cells(fig, seeds, quick):
         run = runs.setdefault(c.filename(), {"code_version": version, "metrics": {}})
-        m = metrics(c.algo, hashes.index(c.cfg.config_hash()), c.seed, c.cfg)
-        run["metrics"].update(m)  # Figs. 5 and 6 share a cell: "final" and "episode0"
+        run["metrics"].update(metrics(c.algo, hashes.index(c.cfg.config_hash()), c.seed, c.cfg))
     return runs
 
 
@@ -269,7 +134,7 @@ def _base(*figs):
 
 
 def _sweep(rate, err):
-    """Figs. 4 and 5: per-user rate and DNT error, ``{algo: [[seed 0, seed 1] per config]}``."""
+    """Figs. 4 and 5: per-user rate and DNT error, ``{algo: [[value per seed] per config]}``."""
 
     def metrics(algo, i, seed, cfg):
         return {
@@ -287,44 +152,44 @@ def _fig3(vdn, iql):
 
     def metrics(algo, i, seed, cfg):
         curve = (vdn if algo == "vdn" else iql)[seed]
-        return {
-            "final": {"reward": curve[-1]},
-            "curve": [{"eval_reward": r} for r in curve],
-        }
+        return {"final": {"reward": curve[-1]}, "curve": [{"eval_reward": r} for r in curve]}
 
     return metrics
 
 
 def _fig6(vdn, iql):
+    """Fig. 6: per seed, the mean DNT error over the evaluation episodes."""
+
     def metrics(algo, i, seed, cfg):
-        return {"episode0": {"dnt_error": (vdn if algo == "vdn" else iql)[seed]}}
+        return {"final": {"dnt_error": (vdn if algo == "vdn" else iql)[seed], "sum_rate": 1.0}}
 
     return metrics
 
 
-def _col(values, i, pair, other):
-    """A per-config list of seed pairs: ``pair`` at index ``i``, ``other`` elsewhere."""
-    return [list(pair) if j == i else list(other) for j in range(len(values))]
+def _col(values, i, seeds, other):
+    """A per-config list of per-seed values: ``seeds`` at index ``i``, ``other`` elsewhere."""
+    return [list(seeds) if j == i else list(other) for j in range(len(values))]
 
 
 I8, I99 = EPS_VALUES.index(0.8), EPS_VALUES.index(0.99)
+U12 = USER_VALUES.index(12)
 
 
 def _fig4_data(
-    vdn_rate=(12.0, 13.26),
-    iql_rate=(10.0, 10.0),
-    iql_rate_099=(9.0, 9.5),
-    vdn_err=(0.5, 0.7),
-    iql_err=(0.2, 0.2),
+    vdn_rate=(13.0, 13.2, 13.4),
+    iql_rate=(10.0, 10.1, 9.9),
+    iql_rate_099=(9.0, 9.5, 9.25),
+    vdn_err=(0.5, 0.6, 0.7),
+    iql_err=(0.2, 0.25, 0.15),
 ):
     """Per-user rates and DNT errors at eps = 0.8 (and IQL's rate at 0.99); other eps values get
     numbers that would change every verdict if they were read instead."""
-    iql = _col(EPS_VALUES, I8, iql_rate, (7.0, 7.0))
+    iql = _col(EPS_VALUES, I8, iql_rate, (7.0, 7.5, 7.0))
     iql[I99] = list(iql_rate_099)
-    rate = {"vdn": _col(EPS_VALUES, I8, vdn_rate, (5.0, 5.0)), "iql": iql}
+    rate = {"vdn": _col(EPS_VALUES, I8, vdn_rate, (5.0, 5.5, 5.0)), "iql": iql}
     err = {
-        "vdn": _col(EPS_VALUES, I8, vdn_err, (0.9, 0.9)),
-        "iql": _col(EPS_VALUES, I8, iql_err, (0.1, 0.1)),
+        "vdn": _col(EPS_VALUES, I8, vdn_err, (0.9, 0.95, 0.9)),
+        "iql": _col(EPS_VALUES, I8, iql_err, (0.1, 0.15, 0.1)),
     }
     return rate, err
 
@@ -332,15 +197,28 @@ def _fig4_data(
 # Fig. 5, per number of users 6, 8, 10, 12; the middle values would break every trend if they
 # were taken for an end point.
 FIG5_RATE = {
-    "vdn": [[20.0, 20.0], [5.0, 5.0], [30.0, 30.0], [11.0, 11.0625]],
-    "iql": [[15.0, 16.0], [4.0, 4.0], [25.0, 25.0], [10.0, 10.0]],
+    "vdn": [[11.0, 11.5, 10.5], [5.0, 5.5, 5.0], [30.0, 30.5, 30.0], [11.0, 11.1, 11.2]],
+    "iql": [[15.0, 16.0, 15.5], [4.0, 4.5, 4.0], [25.0, 25.5, 25.0], [10.0, 10.05, 9.95]],
 }
 FIG5_ERR = {
-    "vdn": [[0.1, 0.2], [0.6, 0.6], [0.1, 0.1], [0.3, 0.5]],
-    "iql": [[0.05, 0.1], [0.9, 0.9], [0.0, 0.0], [0.2, 0.2]],
+    "vdn": [[0.1, 0.2, 0.15], [0.6, 0.65, 0.6], [0.1, 0.15, 0.1], [0.38, 0.42, 0.40]],
+    "iql": [[0.05, 0.1, 0.075], [0.9, 0.95, 0.9], [0.0, 0.05, 0.0], [0.19, 0.2, 0.21]],
 }
-FIG6 = {"vdn": [[0.1, 0.3], [0.2, 0.4]], "iql": [[0.5, 0.5], [0.5, 0.7]]}
-FIG3 = {"vdn": [[5.0, 9.0, 12.0], [7.0, 11.0, 14.0]], "iql": [[4.0, 8.0, 10.0]] * 2}
+
+
+def _fig5_data(changes=None):
+    """Copies of FIG5_RATE and FIG5_ERR with ``{("rate" | "err", algo, config): seeds}``."""
+    rate = {k: [list(p) for p in v] for k, v in FIG5_RATE.items()}
+    err = {k: [list(p) for p in v] for k, v in FIG5_ERR.items()}
+    for (what, algo, i), values in (changes or {}).items():
+        (rate if what == "rate" else err)[algo][i] = list(values)
+    return rate, err
+
+
+FIG3 = {
+    "vdn": [[5.0, 9.0, 12.0], [7.0, 11.0, 13.0], [6.0, 10.0, 14.0]],
+    "iql": [[4.0, 8.0, 10.0], [4.0, 8.0, 10.5], [4.0, 8.0, 9.5]],
+}
 # Fig. 2 as stored: users by 0-based index (the paper's users 2, 4 and 7), the Bayes floor of
 # every user
 BAYES = [0.5, 0.18, 0.5, 0.07, 0.5, 0.5, 0.31, 0.5, 0.5, 0.5, 0.5, 0.5]
@@ -351,176 +229,589 @@ FIG2 = {
     "users_mse": [0.2, 0.1, 0.35],
     "evaluation": {"one_step_per_user": {"bayes": BAYES}},
 }
+ALL = ("fig2", "fig3", "fig4", "fig5", "fig6")
 
 
 def _full_store():
+    """Every figure's runs (Fig. 6 reads Fig. 5's runs at 12 users), two of them stale."""
     runs = _runs("fig3", _fig3(FIG3["vdn"], FIG3["iql"]))
     _runs("fig4", _sweep(*_fig4_data()), runs=runs)
-    _runs("fig5", _sweep(FIG5_RATE, FIG5_ERR), runs=runs)
-    _runs("fig6", _fig6(FIG6["vdn"], FIG6["iql"]), runs=runs)
-    # two runs made by other code, reused with --allow-stale
-    for name in sorted(runs)[:2]:
+    _runs("fig5", _sweep(*_fig5_data()), runs=runs)
+    for name in sorted(runs)[:2]:  # made by other code, reused with --allow-stale
         runs[name].update(code_version="abd", stale=True)
     return runs
 
 
-# (id, figure, claim, paper, our numbers as text, verdict, why, how)
+# -- what each claim compares -------------------------------------------------------------------
+
+REWARD_DEPS = ("penalty", "update size", "move probabilities", "step length", "training")
+DNT_DEPS = ("move probabilities", "step length", "update size", "training")
+FIG2_DEPS = ("move probabilities", "step length", "twin training")
+
+# id -> (figure, claimed sign, "gain" or "diff", paper value, dependencies, PoI orientation:
+# +1 for P(a > b), -1 for P(a < b), None for no PoI)
+SPEC = {
+    "fig3-gain": ("fig3", 1, "gain", 28.96, REWARD_DEPS, 1),
+    "fig4-rate-eps0.8": ("fig4", 1, "gain", 31.79, REWARD_DEPS, 1),
+    "fig4-dnt-eps0.8": ("fig4", 1, "diff", None, (), 1),
+    "fig4-iql-rate-falls": ("fig4", -1, "diff", None, (), None),
+    "fig5-u12-rate": ("fig5", 1, "gain", 10.15, REWARD_DEPS, 1),
+    "fig5-u12-dnt": ("fig5", 1, "diff", 0.2, DNT_DEPS, 1),
+    "fig5-dnt_error-trend-vdn": ("fig5", 1, "diff", None, (), None),
+    "fig5-dnt_error-trend-iql": ("fig5", 1, "diff", None, (), None),
+    "fig5-rate-trend-vdn": ("fig5", -1, "diff", None, (), None),
+    "fig5-rate-trend-iql": ("fig5", -1, "diff", None, (), None),
+    "fig6-dnt-error": ("fig6", -1, "diff", None, (), -1),
+}
+# where each claim's two samples a and b (a minus or over b) live in Fig. 4's and Fig. 5's data
+FIG4_SLOTS = {
+    "fig4-rate-eps0.8": ("vdn_rate", "iql_rate"),
+    "fig4-dnt-eps0.8": ("vdn_err", "iql_err"),
+    "fig4-iql-rate-falls": ("iql_rate_099", "iql_rate"),
+}
+FIG5_SLOTS = {
+    "fig5-u12-rate": (("rate", "vdn", U12), ("rate", "iql", U12)),
+    "fig5-u12-dnt": (("err", "vdn", U12), ("err", "iql", U12)),
+    "fig5-dnt_error-trend-vdn": (("err", "vdn", U12), ("err", "vdn", 0)),
+    "fig5-dnt_error-trend-iql": (("err", "iql", U12), ("err", "iql", 0)),
+    "fig5-rate-trend-vdn": (("rate", "vdn", U12), ("rate", "vdn", 0)),
+    "fig5-rate-trend-iql": (("rate", "iql", U12), ("rate", "iql", 0)),
+}
+
+
+def _claim(cid, a, b, unstated=UNSTATED):
+    """The row of claim ``cid`` from a store of its figure whose compared samples are a and b."""
+    fig = SPEC[cid][0]
+    base = {}
+    if fig == "fig3":
+        runs = _runs("fig3", _fig3([[x / 2, x] for x in a], [[x / 2, x] for x in b]))
+    elif fig == "fig6":
+        runs = _runs("fig6", _fig6(a, b))
+    elif fig == "fig4":
+        ka, kb = FIG4_SLOTS[cid]
+        runs, base = _runs("fig4", _sweep(*_fig4_data(**{ka: a, kb: b}))), _base("fig4")
+    else:
+        sa, sb = FIG5_SLOTS[cid]
+        runs, base = _runs("fig5", _sweep(*_fig5_data({sa: a, sb: b}))), _base("fig5")
+    table = claims(SEEDS, True, runs, {}, base, None, (fig,), unstated=unstated)
+    rows = {c["id"]: c for c in table["claims"]}
+    return rows[cid]
+
+
+NOISE_A, NOISE_B = (-0.1, 0.0, 0.1), (0.05, -0.05, 0.0)
+
+
+def _pair(effect, level=10.0, step=2.0):
+    """Samples a and b of 3 seeds whose means differ by ``effect * step``."""
+    return [level + effect * step + n for n in NOISE_A], [level + n for n in NOISE_B]
+
+
+# -- every claim of a hand-made store -----------------------------------------------------------
+
+FIG4_HOW = "per-user data rate and DNT error of the final greedy evaluation, eps = 0.8, N = 9"
+FIG5_HOW = "per-user data rate and DNT error of the final greedy evaluation, eps = 0.25, N = 12"
+# (id, figure, claim, paper, direction, magnitude, how)
 EXPECTED_ROWS = [
     (
         "fig3-gain",
         "Fig. 3",
-        "VDN improves the weighted sum (the reward) over IQL by up to 28.96%",
-        "28.96%",
-        # final rewards [12, 14] against [10, 10]: gain 30 [20, 40]
-        "30% [20, 40]; VDN 13, IQL 10",
+        "VDN improves the reward (the weighted sum of eq. 16) over IQL by up to 28.96%",
+        "+28.96%",
         "reproduced",
-        IN,
+        "not comparable",
         "gain = 100 (R_VDN - R_IQL) / |R_IQL| of the final greedy evaluation reward per slot "
-        f"(eps = 0.3, N = 12), {CI}; also the largest gain of the mean curves over the "
-        "evaluations",
+        "(eps = 0.3, N = 12)",
     ),
     (
         "fig4-rate-eps0.8",
         "Fig. 4",
-        "at eps = 0.8 VDN's average data rate is 31.79% higher than IQL's, with a higher DNT error",
-        "+31.79% rate; VDN DNT error higher",
-        # rates [12, 13.26] against [10, 10]; DNT errors [0.5, 0.7] against [0.2, 0.2]
-        "rate 26.3% [20, 32.6]; DNT error diff 0.4 [0.3, 0.5]",
+        "at eps = 0.8 VDN's average data rate is 31.79% higher than IQL's",
+        "+31.79%",
         "reproduced",
-        "both parts hold",
-        f"per-user data rate and DNT error of the final greedy evaluation, N = 9, {CI}; the "
-        "DNT-error part needs VDN's error to be significantly higher",
+        "not comparable",
+        FIG4_HOW + "; gain = 100 (rate_VDN - rate_IQL) / rate_IQL",
+    ),
+    (
+        "fig4-dnt-eps0.8",
+        "Fig. 4",
+        "at eps = 0.8 VDN's DNT error is higher than IQL's",
+        "VDN higher",
+        "reproduced",
+        "none claimed",
+        FIG4_HOW + "; VDN minus IQL",
     ),
     (
         "fig4-iql-rate-falls",
         "Fig. 4",
         "IQL's average data rate falls as eps goes from 0.8 to 0.99",
         "falls",
-        # [9, 9.5] minus [10, 10]
-        "change -0.75 [-1, -0.5] (rate at 0.99 minus at 0.8)",
         "reproduced",
-        "the whole interval shows a fall",
-        f"IQL per-user rate at eps 0.99 minus at 0.8, {CI}",
+        "none claimed",
+        "IQL per-user rate at eps 0.99 minus at 0.8 (separate runs)",
     ),
     (
-        "fig5-u12",
+        "fig5-u12-rate",
         "Fig. 5",
-        "with 12 users VDN's data rate is 10.15% higher than IQL's and its DNT error 0.2 higher",
-        "+10.15% rate; +0.2 DNT error",
-        # rates [11, 11.0625] against [10, 10]; DNT errors [0.3, 0.5] against [0.2, 0.2]
-        "rate 10.3% [10, 10.6]; DNT error diff 0.2 [0.1, 0.3]",
+        "with 12 users VDN's data rate is 10.15% higher than IQL's",
+        "+10.15%",
         "reproduced",
-        "both parts hold",
-        "per-user data rate and DNT error of the final greedy evaluation, eps = 0.25, N = 12, "
-        f"{CI}",
+        "not comparable",
+        FIG5_HOW + ", U = 12; gain = 100 (rate_VDN - rate_IQL) / rate_IQL",
     ),
     (
-        "fig5-dnt_error-trend",
+        "fig5-u12-dnt",
         "Fig. 5",
-        "the DNT error of both methods rises as the number of users grows",
+        "with 12 users VDN's DNT error is 0.2 higher than IQL's",
+        "+0.2",
+        "reproduced",
+        "not comparable",
+        FIG5_HOW + ", U = 12; VDN minus IQL",
+    ),
+    (
+        "fig5-dnt_error-trend-vdn",
+        "Fig. 5",
+        "VDN's DNT error rises as the number of users grows",
         "rises",
-        # VDN [0.3, 0.5] minus [0.1, 0.2]; IQL [0.2, 0.2] minus [0.05, 0.1]
-        "VDN 0.25 [0.1, 0.4]; IQL 0.125 [0.1, 0.15]",
         "reproduced",
-        "significant for both methods",
-        f"value at U = 12 minus at U = 6, {CI}",
+        "none claimed",
+        "VDN's per-user DNT error at U = 12 minus at U = 6 (separate runs)",
     ),
     (
-        "fig5-rate-trend",
+        "fig5-dnt_error-trend-iql",
         "Fig. 5",
-        "the data rate of both methods falls as the number of users grows",
-        "falls",
-        # VDN [11, 11.0625] minus [20, 20]; IQL [10, 10] minus [15, 16]
-        "VDN -8.97 [-9, -8.94]; IQL -5.5 [-6, -5]",
+        "IQL's DNT error rises as the number of users grows",
+        "rises",
         "reproduced",
-        "significant for both methods",
-        f"value at U = 12 minus at U = 6, {CI}",
+        "none claimed",
+        "IQL's per-user DNT error at U = 12 minus at U = 6 (separate runs)",
+    ),
+    (
+        "fig5-rate-trend-vdn",
+        "Fig. 5",
+        "VDN's data rate falls as the number of users grows",
+        "falls",
+        # [11, 11.1, 11.2] against [11, 11.5, 10.5]: a change of 0.1 +- 0.9
+        "inconclusive",
+        "none claimed",
+        "VDN's per-user data rate at U = 12 minus at U = 6 (separate runs)",
+    ),
+    (
+        "fig5-rate-trend-iql",
+        "Fig. 5",
+        "IQL's data rate falls as the number of users grows",
+        "falls",
+        "reproduced",
+        "none claimed",
+        "IQL's per-user data rate at U = 12 minus at U = 6 (separate runs)",
     ),
     (
         "fig6-dnt-error",
         "Fig. 6",
-        "VDN keeps a smaller DNT error than IQL over the evaluation episode",
+        "VDN keeps a smaller DNT error than IQL over the evaluation episodes",
         "VDN lower",
-        # per-seed episode means [0.2, 0.3] against [0.5, 0.6]
-        "VDN minus IQL -0.3 [-0.4, -0.2]",
-        "reproduced",
-        "the whole interval shows VDN lower",
-        f"mean DNT error over the slots of evaluation episode 0, {CI}",
+        # the runs of fig5-u12-dnt: VDN's error is higher
+        "opposite",
+        "none claimed",
+        "mean DNT error per user over every slot of every evaluation episode, eps = 0.25, "
+        "N = 12, U = 12; VDN minus IQL",
     ),
     (
         "fig2-mse",
         "Fig. 2",
         "the GRU's positioning MSEs of users 2, 4 and 7 are 0.188, 0.075 and 0.320",
         "0.188 / 0.075 / 0.320",
-        "0.190 / 0.080 / 0.300 (Bayes floor 0.180 / 0.070 / 0.310)",
+        "none claimed",
         "not comparable",
-        "each user's error is set by its move probabilities, which the paper does not give; ours "
-        "are drawn from a Dirichlet and the GRU sits near the Bayes floor",
-        "one-step MSE per user over the test trajectories, normalised as eq. (14)",
+        "one-step MSE per user over the test trajectories, normalised as eq. (14); one trained "
+        "twin, no interval over seeds",
     ),
 ]
-KEYS = ("id", "figure", "claim", "paper", "text", "verdict", "reason", "how")
+KEYS = ("id", "figure", "claim", "paper", "direction", "magnitude", "how")
 
 
-def test_every_claim_of_a_hand_made_store():
-    # one test (not a shared fixture), so that mutmut knows it runs claims()
-    figs = ("fig2", "fig3", "fig4", "fig5", "fig6")
-    table = claims(2, True, _full_store(), {}, _base("fig4", "fig5"), FIG2, figs)
-    assert table["seeds"] == 2 and table["quick"] is True
+# the labels of each claim's two samples a and b in its row's "values"
+LABELS = {
+    "fig4-iql-rate-falls": ("eps 0.99", "eps 0.8"),
+    **{
+        f"fig5-{k}-trend-{m}": ("U = 12", "U = 6")
+        for k in ("dnt_error", "rate")
+        for m in ("vdn", "iql")
+    },
+}
+
+
+def _check_values(c, a, b):
+    """The row lists each sample's per-seed values, a's first, and counts them."""
+    la, lb = LABELS.get(c["id"], ("VDN", "IQL"))
+    assert list(c["values"]) == [la, lb]
+    assert c["values"][la] == _approx(list(a)) and c["values"][lb] == _approx(list(b))
+    assert all(type(x) is float for x in c["values"][la] + c["values"][lb])  # JSON-ready
+    assert c["seeds_per_method"] == [len(a), len(b)]
+
+
+def _samples(cid):
+    """The two compared samples of ``cid`` in the full store."""
+    if cid == "fig3-gain":
+        return [c[-1] for c in FIG3["vdn"]], [c[-1] for c in FIG3["iql"]]
+    if cid in FIG4_SLOTS:
+        rate, err = _fig4_data()
+        where = {
+            "vdn_rate": rate["vdn"][I8],
+            "iql_rate": rate["iql"][I8],
+            "iql_rate_099": rate["iql"][I99],
+            "vdn_err": err["vdn"][I8],
+            "iql_err": err["iql"][I8],
+        }
+        return tuple(where[k] for k in FIG4_SLOTS[cid])
+    if cid == "fig6-dnt-error":
+        return FIG5_ERR["vdn"][U12], FIG5_ERR["iql"][U12]
+    data = {"rate": FIG5_RATE, "err": FIG5_ERR}
+    return tuple(data[w][algo][i] for w, algo, i in FIG5_SLOTS[cid])
+
+
+def test_every_claim_of_a_hand_made_store(monkeypatch):
+    # the real probability of improvement, with fewer resamples
+    calls = []
+
+    def fewer(x, y):
+        calls.append((list(x), list(y)))
+        return real_poi(x, y, reps=100)
+
+    monkeypatch.setattr(claims_module, "probability_of_improvement", fewer)
+    table = claims(SEEDS, True, _full_store(), {}, _base("fig4", "fig5"), FIG2, ALL)
+    assert table["seeds"] == SEEDS and table["quick"] is True
+    assert table["reading"] == "at_most_once"
     assert table["code_versions"] == ["abc", "abd", "fig2v"]
     assert table["stale_runs"] == 2
-    got = [{**c, "text": c["ours"]["text"]} for c in table["claims"]]
-    assert [c["id"] for c in got] == [row[0] for row in EXPECTED_ROWS]
-    for c, row in zip(got, EXPECTED_ROWS, strict=True):
+    rows = table["claims"]
+    assert [c["id"] for c in rows] == [r[0] for r in EXPECTED_ROWS]
+    for c, row in zip(rows, EXPECTED_ROWS, strict=True):
         assert {k: c[k] for k in KEYS} == dict(zip(KEYS, row, strict=True))
+    assert len(calls) == 6  # one per VDN-vs-IQL comparison
 
-    # the numbers behind them
-    ours = {c["id"]: c["ours"] for c in table["claims"]}
-    f3 = ours["fig3-gain"]
-    assert f3["final_gain_pct"] == _approx((30.0, 20.0, 40.0))
-    assert f3["vdn_final_reward"] == _approx((13.0, 12.0, 14.0))
-    assert f3["iql_final_reward"] == _approx((10.0, 10.0, 10.0))
+    # the numbers behind each row, against the references
+    by_id = {c["id"]: c for c in rows}
+    for cid, (_, sign, kind, paper, deps, orient) in SPEC.items():
+        c = by_id[cid]
+        a, b = _samples(cid)
+        v, lo, hi = _check_estimate(c["estimate"], kind, a, b)
+        assert c["text"].startswith(_text(v, lo, hi, "%" if kind == "gain" else ""))
+        assert (c["sign"], c["paper_value"], c["depends_on"]) == (sign, paper, list(deps))
+        assert c["detectable"] == c["estimate"]["detectable"]
+        assert c["unstated"] == list(deps)
+        if orient is None:
+            assert c["poi"] is None
+        else:
+            assert c["poi"]["method"] == "percentile bootstrap"
+            value = _u(a, b) if orient > 0 else _u(b, a)
+            assert c["poi"]["value"] == _approx(value)
+            assert c["poi"]["low"] <= value <= c["poi"]["high"]
+        _check_values(c, a, b)
+    for cid in ("fig3-gain", "fig4-rate-eps0.8", "fig5-u12-rate", "fig5-u12-dnt"):
+        assert by_id[cid]["magnitude_why"] == (
+            "depends on " + ", ".join(SPEC[cid][4]) + ", which the paper does not state"
+        )
+
+    # Fig. 3: the gain, each method's mean and the largest gain of the mean curves
+    f3 = by_id["fig3-gain"]
+    vdn, iql = _samples("fig3-gain")
+    assert f3["text"] == (
+        f"{_text(*_fieller_ref(vdn, iql)[:3], '%')}; VDN {_text(*_t_ref(vdn))}, "
+        f"IQL {_text(*_t_ref(iql))}"
+    )
+    assert f3["text"].startswith("30% [")  # 13 against 10
+    assert [f3["vdn"][k] for k in ("value", "low", "high")] == _approx(list(_t_ref(vdn)))
+    assert [f3["iql"][k] for k in ("value", "low", "high")] == _approx(list(_t_ref(iql)))
+    assert f3["vdn"]["method"] == "Student-t" and f3["vdn"]["df"] == SEEDS - 1
     # mean curves [6, 10, 13] and [4, 8, 10]: gains 50%, 25%, 30%
     assert f3["max_over_evaluations_gain_pct"] == pytest.approx(50.0)
-    f4 = ours["fig4-rate-eps0.8"]
-    assert f4["rate_gain_pct"] == _approx((26.3, 20.0, 32.6))
-    assert f4["dnt_error_diff"] == _approx((0.4, 0.3, 0.5))
-    assert ours["fig4-iql-rate-falls"]["rate_change"] == _approx((-0.75, -1.0, -0.5))
-    f5 = ours["fig5-u12"]
-    assert f5["rate_gain_pct"] == _approx((10.3125, 10.0, 10.625))
-    assert f5["dnt_error_diff"] == _approx((0.2, 0.1, 0.3))
-    assert ours["fig6-dnt-error"]["dnt_error_diff"] == _approx((-0.3, -0.4, -0.2))
-    f2 = ours["fig2-mse"]
+    # hand-worked values
+    assert by_id["fig4-rate-eps0.8"]["estimate"]["value"] == pytest.approx(32.0)
+    assert by_id["fig4-dnt-eps0.8"]["estimate"]["value"] == pytest.approx(0.4)
+    assert by_id["fig4-iql-rate-falls"]["estimate"]["value"] == pytest.approx(-0.75)
+    assert by_id["fig5-u12-rate"]["estimate"]["value"] == pytest.approx(11.0)
+    assert by_id["fig5-u12-dnt"]["estimate"]["value"] == pytest.approx(0.2)
+    assert by_id["fig5-rate-trend-iql"]["estimate"]["value"] == pytest.approx(-5.5)
+    # the notes tie Figs. 5 and 6 together
+    assert by_id["fig5-u12-dnt"]["note"] == (
+        "Fig. 6 claims the opposite order at the same settings (fig6-dnt-error)"
+    )
+    assert by_id["fig6-dnt-error"]["note"] == (
+        "the same runs and measurement as fig5-u12-dnt, whose claim is the opposite order: "
+        "one measurement judges both"
+    )
+
+    # Fig. 2: numbers, no interval
+    f2 = by_id["fig2-mse"]
+    assert f2["text"] == "0.190 / 0.080 / 0.300 (Bayes floor 0.180 / 0.070 / 0.310)"
+    assert f2["estimate"] is None and f2["poi"] is None and f2["detectable"] is None
+    assert f2["values"] == {} and f2["seeds_per_method"] == []
+    assert (f2["paper_value"], f2["depends_on"]) == (0.188, list(FIG2_DEPS))
     assert f2["test_mse"] == [0.19, 0.08, 0.3]
     assert f2["bayes_floor"] == [0.18, 0.07, 0.31]
     assert f2["trajectory_mse"] == [0.2, 0.1, 0.35]
+    assert f2["magnitude_why"] == (
+        "depends on move probabilities, step length, twin training, which the paper does not state"
+    )
 
     # and the table as Markdown
     md = claims_markdown(table)
     assert md.startswith(
-        "# Claims of Section V, checked\n\n2 seeds per setting (quick budget: not a result); "
-        "code abc, abd, fig2v."
+        "# Claims of Section V, checked\n\n3 seeds per setting (quick budget: not a result); "
+        "eq. (16) read as: no user served twice; code abc, abd, fig2v. Intervals are 95%: "
+        "Student-t for means, Welch for differences, Fieller for percentage gains"
     )
     assert "**Stale**: 2 of the runs" in md
+    f6 = by_id["fig6-dnt-error"]
     assert (
-        "| Fig. 6 | VDN keeps a smaller DNT error than IQL over the evaluation episode | "
-        "VDN lower | VDN minus IQL -0.3 [-0.4, -0.2] | **reproduced** | the whole interval "
-        "shows VDN lower |\n"
+        "| Fig. 6 | VDN keeps a smaller DNT error than IQL over the evaluation episodes | "
+        f"VDN lower | {f6['text']} | **opposite** | {f6['detectable']:.3g} | none claimed | "
+        f"{f6['poi']['value']:.2f} [{f6['poi']['low']:.2f}, {f6['poi']['high']:.2f}] |\n"
     ) in md
-    assert md.count("**reproduced**") == 7 and md.count("**not comparable**") == 1
+    assert md.count("**reproduced**") == 9 and md.count("**inconclusive**") == 1
+    assert md.count("**opposite**") == 1 and md.count("**none claimed**") == 1
+    for cid, *_ in EXPECTED_ROWS:
+        assert f"- `{cid}`: " in md
+
+
+def test_with_nothing_unstated_every_paper_number_of_the_store_is_judged():
+    """With nothing unstated every paper number in the full store is judged, and lies in our
+    interval (the data were made so)."""
+    table = claims(SEEDS, True, _full_store(), {}, _base("fig4", "fig5"), FIG2, ALL, unstated={})
+    got = {c["id"]: (c["magnitude"], c["unstated"]) for c in table["claims"]}
+    for cid in ("fig3-gain", "fig4-rate-eps0.8", "fig5-u12-rate", "fig5-u12-dnt"):
+        assert got[cid] == ("reproduced", [])
+    assert got["fig2-mse"] == ("not comparable", [])  # one twin: no interval to judge by
+    assert got["fig4-dnt-eps0.8"] == ("none claimed", [])
+    json.dumps(table, allow_nan=False)  # every number is finite: valid JSON
+    # the directions do not depend on what is unstated
+    default = claims(SEEDS, True, _full_store(), {}, _base("fig4", "fig5"), FIG2, ALL)
+    assert [c["direction"] for c in table["claims"]] == [c["direction"] for c in default["claims"]]
+
+
+# -- each claim's direction ---------------------------------------------------------------------
+
+
+def _poi_pair(a, b, orient):
+    """The samples the probability of improvement should get: VDN's first, larger is better."""
+    sign = 1.0 if orient > 0 else -1.0
+    return [sign * x for x in a], [sign * x for x in b]
+
+
+@pytest.mark.parametrize("effect", [1, -1, 0], ids=["positive", "negative", "none"])
+@pytest.mark.parametrize("cid", list(SPEC))
+def test_flipping_the_effect_flips_the_direction(cid, effect, poi):
+    _, sign, kind, paper, deps, orient = SPEC[cid]
+    a, b = _pair(effect)
+    c = _claim(cid, a, b)
+    expected = {sign: "reproduced", -sign: "opposite", 0: "inconclusive"}[effect]
+    why = {
+        "reproduced": "the whole interval lies on the claimed side of 0",
+        "opposite": "the whole interval lies on the other side of 0",
+        "inconclusive": "the interval contains 0",
+    }[expected]
+    assert (c["direction"], c["direction_why"]) == (expected, why)
+    v, *_ = _check_estimate(c["estimate"], kind, a, b)
+    _check_values(c, a, b)
+    assert v == pytest.approx(20.0 * effect if kind == "gain" else 2.0 * effect, abs=1e-9)
+    assert (c["sign"], c["paper_value"], c["depends_on"]) == (sign, paper, list(deps))
+    assert c["magnitude"] == ("none claimed" if paper is None else "not comparable")
+    # the probability that VDN is better, oriented to the claimed direction
+    if orient is None:
+        assert c["poi"] is None
+    else:
+        want_x, want_y = _poi_pair(a, b, orient)
+        (_, y, args, kwargs) = next(call for call in poi if np.allclose(call[0], want_x))
+        np.testing.assert_allclose(y, want_y, rtol=1e-12)
+        assert (args, kwargs) == ((), {})  # the default seed and resamples
+        better = effect * orient  # +1: VDN better in the claimed sense on every seed
+        assert c["poi"]["value"] == {1: 1.0, -1: 0.0, 0: 0.5}[better]
+        assert c["poi"]["value"] == _approx(_u(a, b) if orient > 0 else _u(b, a))
+
+
+def test_fig3_gain_over_a_negative_reward_is_over_its_size():
+    # VDN -7 against IQL -10: 30% better
+    a, b = [-7.1, -7.0, -6.9], [-10.05, -9.95, -10.0]
+    c = _claim("fig3-gain", a, b)
+    v, lo, _ = _check_estimate(c["estimate"], "gain", a, b)
+    assert v == pytest.approx(30.0) and lo > 0 and c["direction"] == "reproduced"
+
+
+@pytest.mark.filterwarnings("error")  # quietly: no division warnings
+def test_fig3_gain_over_a_zero_reward_is_unbounded():
+    # IQL's final rewards average 0 (and its curve is 0 at every evaluation)
+    vdn, iql = [[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]], [[0.0, -1.0], [0.0, 1.0], [0.0, 0.0]]
+    table = claims(SEEDS, True, _runs("fig3", _fig3(vdn, iql)), {}, {}, None, ("fig3",))
+    (c,) = table["claims"]
+    # JSON-safe: the undefined gain and the unbounded ends are stored as None
+    est = c["estimate"]
+    assert [est[k] for k in ("value", "low", "high", "se", "df", "detectable")] == [None] * 6
+    assert (c["direction"], c["direction_why"]) == ("inconclusive", "the interval is unbounded")
+    assert c["detectable"] is None  # nothing is detectable, and JSON has no inf
+    assert c["text"] == f"nan% [-inf, inf]; VDN {_text(*_t_ref([1, 2, 3]))}, IQL " + _text(
+        *_t_ref([-1, 1, 0])
+    )
+    assert c["max_over_evaluations_gain_pct"] is None  # no evaluation has a defined gain
+
+
+def test_fig3_largest_gain_skips_undefined_evaluations():
+    # mean curves [1, 10, 13] against [0, 8, 10]: the first gain is undefined; 25% and 30%
+    vdn = [[1.0, 10.0, 12.0], [1.0, 10.0, 13.0], [1.0, 10.0, 14.0]]
+    iql = [[0.0, 8.0, 10.0], [0.0, 8.0, 10.5], [0.0, 8.0, 9.5]]
+    table = claims(SEEDS, True, _runs("fig3", _fig3(vdn, iql)), {}, {}, None, ("fig3",))
+    (c,) = table["claims"]
+    assert c["max_over_evaluations_gain_pct"] == pytest.approx(30.0)
+
+
+def test_an_unbounded_row_is_json_safe():
+    vdn, iql = [[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]], [[0.0, -1.0], [0.0, 1.0], [0.0, 0.0]]
+    table = claims(SEEDS, True, _runs("fig3", _fig3(vdn, iql)), {}, {}, None, ("fig3",))
+    json.dumps(table, allow_nan=False)
+
+
+# -- each claim's magnitude ---------------------------------------------------------------------
+
+PAPER_CLAIMS = [cid for cid, spec in SPEC.items() if spec[3] is not None]
+
+
+def _at(cid, gain_or_diff):
+    """Samples a and b of ``cid`` with the given gain (%) or difference of means."""
+    kind = SPEC[cid][2]
+    b = [10.0 + n for n in NOISE_B]
+    shift = 10.0 * gain_or_diff / 100 if kind == "gain" else gain_or_diff
+    return [10.0 + shift + n for n in NOISE_A], b
+
+
+@pytest.mark.parametrize("cid", PAPER_CLAIMS)
+def test_each_dependency_flips_the_magnitude(cid):
+    _, _, kind, paper, deps, _ = SPEC[cid]
+    near = _at(cid, paper)  # our value is the paper's
+    far = _at(cid, paper + (15.0 if kind == "gain" else 1.0))
+    ref = _fieller_ref if kind == "gain" else _welch_ref
+    assert ref(*near)[1] <= paper <= ref(*near)[2] and not ref(*far)[1] <= paper <= ref(*far)[2]
+    # nothing unstated: the magnitude is judged
+    c = _claim(cid, *near, unstated={})
+    assert (c["magnitude"], c["magnitude_why"], c["unstated"]) == (
+        "reproduced",
+        "the paper's value lies in our interval",
+        [],
+    )
+    c = _claim(cid, *far, unstated={})
+    assert (c["magnitude"], c["magnitude_why"]) == (
+        "not reproduced",
+        "the paper's value lies outside our interval",
+    )
+    assert c["direction"] == "reproduced"
+    # one dependency unstated: not comparable, naming it, whatever our value
+    for d in deps:
+        for data in (near, far):
+            c = _claim(cid, *data, unstated={d: UNSTATED[d]})
+            assert (c["magnitude"], c["magnitude_why"], c["unstated"]) == (
+                "not comparable",
+                f"depends on {d}, which the paper does not state",
+                [d],
+            )
+    # a value the claim does not depend on changes nothing
+    for other in sorted(set(UNSTATED) - set(deps)):
+        assert _claim(cid, *near, unstated={other: UNSTATED[other]})["magnitude"] == "reproduced"
+    # by default every dependency is unstated
+    c = _claim(cid, *near)
+    assert c["magnitude"] == "not comparable" and c["unstated"] == list(deps)
+
+
+def test_the_dependencies_are_registered():
+    for deps in (REWARD_DEPS, DNT_DEPS, FIG2_DEPS):
+        assert set(deps) <= set(UNSTATED)
+
+
+@pytest.mark.parametrize(
+    ("unstated", "why", "missing"),
+    [
+        ({}, "one measurement, no interval to judge it by", []),
+        ({"penalty": "x"}, "one measurement, no interval to judge it by", []),
+        ({"twin training": "x"}, "depends on twin training, which the paper does not state", None),
+        ({"step length": "x"}, "depends on step length, which the paper does not state", None),
+        (
+            {"move probabilities": "x"},
+            "depends on move probabilities, which the paper does not state",
+            None,
+        ),
+    ],
+)
+def test_fig2_magnitude(unstated, why, missing):
+    table = claims(SEEDS, True, {}, {}, {}, FIG2, ("fig2",), unstated=unstated)
+    (c,) = table["claims"]
+    assert (c["id"], c["direction"], c["magnitude"], c["magnitude_why"]) == (
+        "fig2-mse",
+        "none claimed",
+        "not comparable",
+        why,
+    )
+    assert c["unstated"] == (missing if missing is not None else list(unstated))
+    assert table["code_versions"] == ["fig2v"] and table["reading"] is None
+
+
+# -- Figs. 5 and 6 share their runs -------------------------------------------------------------
+
+
+def test_fig6_and_fig5_u12_dnt_read_the_same_runs_with_opposite_signs(poi):
+    fig5 = {c.filename() for c in figure_cells("fig5", SEEDS, True)}
+    assert {c.filename() for c in figure_cells("fig6", SEEDS, True)} <= fig5
+    runs = _runs("fig5", _sweep(*_fig5_data()))  # Fig. 5's runs only
+    table = claims(SEEDS, True, runs, {}, _base("fig5"), None, ("fig5", "fig6"))
+    rows = {c["id"]: c for c in table["claims"]}
+    u12, f6 = rows["fig5-u12-dnt"], rows["fig6-dnt-error"]
+    assert u12["estimate"] == f6["estimate"]
+    assert (u12["sign"], f6["sign"]) == (1, -1)
+    assert (u12["direction"], f6["direction"]) == ("reproduced", "opposite")
+    # VDN's error is higher on every pair of seeds: P(VDN higher) 1, P(VDN lower) 0
+    assert (u12["poi"]["value"], f6["poi"]["value"]) == (1.0, 0.0)
+    vdn, iql = FIG5_ERR["vdn"][U12], FIG5_ERR["iql"][U12]
+    pairs = [(x.tolist(), y.tolist()) for x, y, *_ in poi]
+    assert (vdn, iql) in pairs and ([-v for v in vdn], [-v for v in iql]) in pairs
+
+
+# -- tables of some figures, or of too few seeds ------------------------------------------------
 
 
 def test_claims_of_some_figures_only():
-    runs = _runs("fig6", _fig6(FIG6["vdn"], FIG6["iql"]), version="v6", quick=False)
+    runs = _runs(
+        "fig6", _fig6(FIG5_ERR["vdn"][U12], FIG5_ERR["iql"][U12]), version="v6", quick=False
+    )
     # Fig. 2's data given but not asked for: no claim, but its code version is listed
-    table = claims(2, False, runs, {}, {}, FIG2, ("fig6",))
+    table = claims(SEEDS, False, runs, {}, {}, FIG2, ("fig6",))
     assert [c["id"] for c in table["claims"]] == ["fig6-dnt-error"]
     assert table["code_versions"] == ["fig2v", "v6"] and table["stale_runs"] == 0
-    assert table["quick"] is False
+    assert table["quick"] is False and table["seeds"] == SEEDS
     # Fig. 2 asked for but without data: no claim either
-    table = claims(2, False, runs, {}, {}, None, ("fig2", "fig6"))
+    table = claims(SEEDS, False, runs, {}, {}, None, ("fig2", "fig6"))
     assert [c["id"] for c in table["claims"]] == ["fig6-dnt-error"]
     assert table["code_versions"] == ["v6"]
+    # Fig. 4 alone: its three rows
+    runs = _runs("fig4", _sweep(*_fig4_data()))
+    table = claims(SEEDS, True, runs, {}, _base("fig4"), None, ("fig4",))
+    assert [c["id"] for c in table["claims"]] == [
+        "fig4-rate-eps0.8",
+        "fig4-dnt-eps0.8",
+        "fig4-iql-rate-falls",
+    ]
+
+
+def test_fewer_than_two_seeds_judge_nothing():
+    runs = _runs("fig3", _fig3(FIG3["vdn"], FIG3["iql"]), seeds=1)
+    _runs("fig5", _sweep(*_fig5_data()), seeds=1, runs=runs)
+    next(iter(runs.values())).update(stale=True)
+    table = claims(1, True, runs, {}, _base("fig5"), FIG2, ALL)
+    assert table["claims"] == [] and table["seeds"] == 1
+    assert table["code_versions"] == ["abc", "fig2v"] and table["stale_runs"] == 1
+    md = claims_markdown(table)
+    assert "With fewer than 2 seeds there is no interval, so no claim is judged.\n" in md
+    assert "**Stale**: 1 of the runs" in md
+    assert md.count("\n| ") == 2  # the table's header and rule, no rows
+    two = claims_markdown(
+        claims(SEEDS, True, _runs("fig3", _fig3(FIG3["vdn"], FIG3["iql"])), {}, {}, None, ("fig3",))
+    )
+    assert "fewer than 2 seeds" not in two
 
 
 def test_sweep_arrays_read_per_user_rates_and_leave_out_the_random_rule():
@@ -535,7 +826,7 @@ def test_sweep_arrays_read_per_user_rates_and_leave_out_the_random_rule():
         }
         for i, c in enumerate(cfgs)
     }
-    methods, baselines = sweep_arrays("fig4", 2, True, runs, {}, base)
+    methods, baselines = sweep_arrays("fig4", SEEDS, True, runs, {}, base)
     assert sorted(methods) == ["IQL", "VDN"] and sorted(baselines) == ["nearest", "threshold"]
     for label, algo in (("VDN", "vdn"), ("IQL", "iql")):
         assert sorted(methods[label]) == ["dnt_error", "rate"]
@@ -546,300 +837,114 @@ def test_sweep_arrays_read_per_user_rates_and_leave_out_the_random_rule():
     assert baselines["threshold"]["dnt_error"].tolist() == _approx([0.2 * i for i in range(6)])
     assert sorted(baselines["nearest"]) == ["dnt_error", "rate"]
     # Fig. 5: each config has its own number of users
-    runs = _runs("fig5", _sweep(FIG5_RATE, FIG5_ERR))
+    runs = _runs("fig5", _sweep(*_fig5_data()))
     base = {
         c.config_hash(): {"nearest": {"dnt_error": 0.0, "sum_rate": 60.0}}
         for c in figure_configs("fig5")
     }
-    methods, baselines = sweep_arrays("fig5", 2, True, runs, {}, base)
-    assert methods["IQL"]["rate"][:, 0].tolist() == _approx([15.0, 16.0])
+    methods, baselines = sweep_arrays("fig5", SEEDS, True, runs, {}, base)
+    assert methods["IQL"]["rate"][:, 0].tolist() == _approx([15.0, 16.0, 15.5])
     assert baselines["nearest"]["rate"].tolist() == _approx([60 / u for u in USER_VALUES])
-
-
-# -- each figure's rules --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("vdn", "iql", "verdict", "why", "text", "max_gain"),
-    [
-        # the gain [20%, 40%] contains 28.96%
-        (FIG3["vdn"], FIG3["iql"], "reproduced", IN, "30% [20, 40]; VDN 13, IQL 10", 50.0),
-        # VDN below IQL: final rewards [8, 8.5] against [10, 10]
-        (
-            [[8.0], [8.5]],
-            [[10.0], [10.0]],
-            "not reproduced",
-            OPPOSITE,
-            "-17.5% [-20, -15]; VDN 8.25, IQL 10",
-            -17.5,
-        ),
-        # no significant effect: [9, 11] against [10, 10]
-        (
-            [[9.0], [11.0]],
-            [[10.0], [10.0]],
-            "not reproduced",
-            ZERO,
-            "0% [-10, 10]; VDN 10, IQL 10",
-            0.0,
-        ),
-        # a small IQL mean (0.5) still gives a gain: [0.6, 0.8] against 0.5, 40% [20%, 60%]
-        ([[0.6], [0.8]], [[0.5], [0.5]], "reproduced", IN, "40% [20, 60]; VDN 0.7, IQL 0.5", 40.0),
-        # IQL's mean reward is 0: the gain is undefined, and so is every gain of the curves
-        (
-            [[0.0, 1.0], [0.0, 2.0]],
-            [[0.0, 0.0], [0.0, 0.0]],
-            "not comparable",
-            "IQL's mean reward is 0: the gain is undefined",
-            "n/a; VDN 1.5, IQL 0",
-            None,
-        ),
-        # a mean of 1e-9 counts as 0 (but the curves' gains are defined)
-        (
-            [[1.0], [2.0]],
-            [[1e-9], [1e-9]],
-            "not comparable",
-            "IQL's mean reward is 0: the gain is undefined",
-            "n/a; VDN 1.5, IQL 1e-09",
-            100 * (1.5 - 1e-9) / 1e-9,
-        ),
-    ],
-)
-@pytest.mark.filterwarnings("error")  # quietly: no division warnings
-def test_fig3_gain_rule(vdn, iql, verdict, why, text, max_gain):
-    table = claims(2, True, _runs("fig3", _fig3(vdn, iql)), {}, {}, None, ("fig3",))
-    (c,) = table["claims"]
-    assert (c["id"], c["verdict"], c["reason"], c["ours"]["text"]) == (
-        "fig3-gain",
-        verdict,
-        why,
-        text,
-    )
-    assert (c["ours"]["final_gain_pct"] is None) == (verdict == "not comparable")
-    if max_gain is None:
-        assert c["ours"]["max_over_evaluations_gain_pct"] is None
-    else:
-        assert c["ours"]["max_over_evaluations_gain_pct"] == pytest.approx(max_gain, abs=1e-9)
-    assert table["code_versions"] == ["abc"] and table["stale_runs"] == 0
-
-
-def test_fig3_claims_on_five_seeds():
-    vdn = [[12.9], [12.8], [12.95], [12.85], [12.9]]
-    iql = [[10.0], [9.95], [10.05], [10.0], [10.0]]
-    table = claims(5, True, _runs("fig3", _fig3(vdn, iql), seeds=5), {}, {}, None, ("fig3",))
-    (c,) = table["claims"]
-    assert c["verdict"] == "reproduced" and c["reason"] == IN
-    v, lo, hi = c["ours"]["final_gain_pct"]
-    # every resample's gain lies between 100 (12.8 - 10.05) / 10.05 and 100 (12.95 - 9.95) / 9.95
-    assert v == pytest.approx(28.8) and 27.36 < lo < 28.96 < hi < 30.16
-
-
-@pytest.mark.parametrize(
-    ("data", "verdict", "why", "falls", "falls_why"),
-    [
-        ({}, "reproduced", "both parts hold", "reproduced", "the whole interval shows a fall"),
-        # the paper's 31.79% is outside [40%, 50%]
-        (
-            {"vdn_rate": (14.0, 15.0)},
-            "not reproduced",
-            f"rate: {OUTSIDE}; DNT error: VDN higher",
-            "reproduced",
-            "the whole interval shows a fall",
-        ),
-        # VDN's DNT error is lower: [0.1, 0.1] against [0.3, 0.5]
-        (
-            {"vdn_err": (0.1, 0.1), "iql_err": (0.3, 0.5)},
-            "not reproduced",
-            f"rate: {IN}; DNT error: {OPPOSITE}",
-            "reproduced",
-            "the whole interval shows a fall",
-        ),
-        # VDN's DNT error is higher, but not significantly: [0.2, 0.4] - [0.2, 0.2] = [0, 0.2]
-        (
-            {"vdn_err": (0.2, 0.4)},
-            "not reproduced",
-            f"rate: {IN}; DNT error: {ZERO}",
-            "reproduced",
-            "the whole interval shows a fall",
-        ),
-        # IQL's rate at 0.8 is 0: the gain is undefined, and the rate rises towards 0.99
-        (
-            {"iql_rate": (0.0, 0.0)},
-            "not comparable",
-            f"{UNDEFINED}; VDN higher",
-            "not reproduced",
-            "significant a rise: the opposite direction",
-        ),
-        # IQL's rate at 0.99 [9, 10] against [10, 10]: the change [-1, 0] touches 0
-        (
-            {"iql_rate_099": (9.0, 10.0)},
-            "reproduced",
-            "both parts hold",
-            "not reproduced",
-            NO_DIFF,
-        ),
-        # ... and a change [-0.5, 0.5] contains it
-        (
-            {"iql_rate_099": (9.5, 10.5)},
-            "reproduced",
-            "both parts hold",
-            "not reproduced",
-            NO_DIFF,
-        ),
-    ],
-)
-def test_fig4_rules(data, verdict, why, falls, falls_why):
-    runs = _runs("fig4", _sweep(*_fig4_data(**data)))
-    table = claims(2, True, runs, {}, _base("fig4"), None, ("fig4",))
-    rate, trend = table["claims"]
-    assert (rate["id"], rate["verdict"], rate["reason"]) == ("fig4-rate-eps0.8", verdict, why)
-    assert (trend["id"], trend["verdict"], trend["reason"]) == (
-        "fig4-iql-rate-falls",
-        falls,
-        falls_why,
-    )
-
-
-@pytest.mark.parametrize(
-    ("change", "verdict", "why", "err_trend", "rate_trend"),
-    [
-        ({}, "reproduced", "both parts hold", "reproduced", "reproduced"),
-        # the rate gain [10%, 10.6%] contains 10.15%; [12%, 13%] does not
-        (
-            {("rate", "vdn", 3): [11.2, 11.3]},
-            "not reproduced",
-            f"rate: {OUTSIDE}; DNT error: {IN}",
-            "reproduced",
-            "reproduced",
-        ),
-        # the DNT error difference [0.1, 0.3] contains 0.2, [-0.1, 0.1] does not
-        (
-            {("err", "vdn", 3): [0.1, 0.3]},
-            "not reproduced",
-            f"rate: {IN}; DNT error: {ZERO}",
-            "not reproduced",
-            "reproduced",
-        ),
-        # DNT error rises for VDN only: IQL's [0.05, 0.05] at U = 12 (and the difference at
-        # U = 12, [0.25, 0.45], leaves out 0.2)
-        (
-            {("err", "iql", 3): [0.05, 0.05]},
-            "not reproduced",
-            f"rate: {IN}; DNT error: {OUTSIDE}",
-            "not reproduced",
-            "reproduced",
-        ),
-        # (the two trends are separate claims: each case below breaks both, in different ways)
-        # the DNT error rises for IQL only: VDN's [0.3, 0.5] at both ends; the rate falls for IQL
-        # only: VDN's [11.0625, 11.0625] at U = 6, a change [-0.0625, 0] that touches 0
-        (
-            {("err", "vdn", 0): [0.3, 0.5], ("rate", "vdn", 0): [11.0625, 11.0625]},
-            "reproduced",
-            "both parts hold",
-            "not reproduced",
-            "not reproduced",
-        ),
-        # the DNT error rises for VDN by an interval [0, 0.2] that touches 0; the rate falls for
-        # VDN only: IQL's [10, 10] at both ends
-        (
-            {("err", "vdn", 0): [0.3, 0.3], ("rate", "iql", 0): [10.0, 10.0]},
-            "reproduced",
-            "both parts hold",
-            "not reproduced",
-            "not reproduced",
-        ),
-    ],
-)
-def test_fig5_rules(change, verdict, why, err_trend, rate_trend):
-    rate = {k: [list(p) for p in v] for k, v in FIG5_RATE.items()}
-    err = {k: [list(p) for p in v] for k, v in FIG5_ERR.items()}
-    for (what, algo, i), pair in change.items():
-        (rate if what == "rate" else err)[algo][i] = pair
-    table = claims(2, True, _runs("fig5", _sweep(rate, err)), {}, _base("fig5"), None, ("fig5",))
-    u12, e, r = table["claims"]
-    assert (u12["id"], u12["verdict"], u12["reason"]) == ("fig5-u12", verdict, why)
-    assert (e["id"], e["verdict"]) == ("fig5-dnt_error-trend", err_trend)
-    assert (r["id"], r["verdict"]) == ("fig5-rate-trend", rate_trend)
-    for c, holds in ((e, err_trend), (r, rate_trend)):
-        reason = "significant for both methods" if holds == "reproduced" else None
-        assert c["reason"] == (reason or "not significant for both")
-
-
-@pytest.mark.parametrize(
-    ("vdn", "verdict", "why", "text"),
-    [
-        (FIG6["vdn"], "reproduced", "the whole interval shows VDN lower", "-0.3 [-0.4, -0.2]"),
-        # episode means [0.5, 0.3] against [0.5, 0.6]: [-0.3, 0] touches 0
-        ([[0.5, 0.5], [0.3, 0.3]], "not reproduced", NO_DIFF, "-0.15 [-0.3, 0]"),
-        # [0.9, 0.8] against [0.5, 0.6]: VDN higher
-        (
-            [[0.9, 0.9], [0.8, 0.8]],
-            "not reproduced",
-            "significant VDN higher: the opposite direction",
-            "0.3 [0.2, 0.4]",
-        ),
-    ],
-)
-def test_fig6_rule(vdn, verdict, why, text):
-    table = claims(2, True, _runs("fig6", _fig6(vdn, FIG6["iql"])), {}, {}, None, ("fig6",))
-    (c,) = table["claims"]
-    assert (c["id"], c["verdict"], c["reason"]) == ("fig6-dnt-error", verdict, why)
-    assert c["ours"]["text"] == f"VDN minus IQL {text}"
 
 
 # -- the Markdown table ---------------------------------------------------------------------------
 
 
-def _row(cid, verdict):
+def test_fmt():
+    e = Estimate(1.23456, -0.5, 2.0, 1.0, 1.0, "x")
+    assert _fmt(e) == "1.23 [-0.5, 2]"
+    assert _fmt(e._replace(value=26.3, low=20.0, high=32.6), "%") == "26.3% [20, 32.6]"
+
+
+def _row(cid, direction, magnitude="none claimed", unstated=(), **extra):
     return {
         "id": cid,
         "figure": "Fig. 9",
         "claim": f"claim {cid}",
         "paper": "1%",
-        "ours": {"text": "2% [1, 3]"},
-        "verdict": verdict,
-        "reason": "why not",
+        "text": "2% [1, 3]",
+        "direction": direction,
+        "detectable": 0.123456,
+        "magnitude": magnitude,
+        "magnitude_why": "why " + cid,
+        "unstated": list(unstated),
+        "poi": {"value": 0.756, "low": 0.4, "high": 1.0},
         "how": f"how {cid}",
+        "seeds_per_method": [5, 5],
+        **extra,
     }
+
+
+HEADER = (
+    "| figure | claim | paper | ours [95% CI] | direction | detectable | magnitude "
+    "| P(VDN better) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
+)
 
 
 def test_claims_markdown():
     table = {
         "seeds": 5,
         "quick": False,
+        "reading": "at_most_once",
         "code_versions": ["aaa", "bbb"],
         "stale_runs": 0,
-        "claims": [_row("a", "reproduced"), _row("b", "not reproduced")],
+        "claims": [
+            _row("a", "reproduced", "not comparable", ["penalty"]),
+            _row("b", "inconclusive", "reproduced", poi=None, detectable=None, note="n b"),
+            _row("c", "opposite", seeds_per_method=[4, 3]),
+        ],
     }
-    assert claims_markdown(table) == (
-        "# Claims of Section V, checked\n"
-        "\n"
-        "5 seeds per setting; code aaa, bbb. Intervals are 95% bootstrap intervals over seeds.\n"
-        "\n"
-        "| figure | claim | paper | ours | verdict | why |\n"
-        "| --- | --- | --- | --- | --- | --- |\n"
-        "| Fig. 9 | claim a | 1% | 2% [1, 3] | **reproduced** | why not |\n"
-        "| Fig. 9 | claim b | 1% | 2% [1, 3] | **not reproduced** | why not |\n"
-        "\n"
-        "How each number was computed:\n"
-        "\n"
-        "- `a`: how a.\n"
-        "- `b`: how b.\n"
+    md = claims_markdown(table)
+    head, rest = md.split("\n\n| figure", 1)
+    assert head.startswith(
+        "# Claims of Section V, checked\n\n5 seeds per setting; eq. (16) read as: no user "
+        "served twice; code aaa, bbb. Intervals are 95%: Student-t for means, Welch for "
+        "differences, Fieller for percentage gains"
     )
-    table.update(quick=True, stale_runs=3, claims=[_row("c", "not comparable")])
-    assert claims_markdown(table) == (
-        "# Claims of Section V, checked\n"
-        "\n"
-        "5 seeds per setting (quick budget: not a result); code aaa, bbb. Intervals are 95% "
-        "bootstrap intervals over seeds.\n"
-        "\n"
-        "**Stale**: 3 of the runs behind this table were made by older code than the current "
-        "one (reused with `--allow-stale`); rerun `python -m dnt reproduce` to retrain them.\n"
-        "\n"
-        "| figure | claim | paper | ours | verdict | why |\n"
-        "| --- | --- | --- | --- | --- | --- |\n"
-        "| Fig. 9 | claim c | 1% | 2% [1, 3] | **not comparable** | why not |\n"
+    for words in (
+        "*reproduced* when the whole interval lies on the claimed side of 0",
+        "*opposite*",
+        "*inconclusive*",
+        "*detectable*",
+        "Magnitude: judged only",
+        "probability of improvement",
+    ):
+        assert words in head
+    assert "Stale" not in md and "fewer than 2 seeds" not in md and "quick" not in md
+    assert "| figure" + rest == (
+        HEADER + "| Fig. 9 | claim a | 1% | 2% [1, 3] | **reproduced** | 0.123 | not comparable "
+        "(why a) | 0.76 [0.40, 1.00] |\n"
+        "| Fig. 9 | claim b | 1% | 2% [1, 3] | **inconclusive** |  | reproduced |  |\n"
+        "| Fig. 9 | claim c | 1% | 2% [1, 3] | **opposite** | 0.123 | none claimed "
+        "| 0.76 [0.40, 1.00] |\n"
         "\n"
         "How each number was computed:\n"
         "\n"
-        "- `c`: how c.\n"
+        "- `a`: how a; seeds 5/5.\n"
+        "- `b`: how b; seeds 5/5. Note: n b.\n"
+        "- `c`: how c; seeds 4/3.\n"
+    )
+    # the printed reading, a quick budget, stale runs and a row without seed counts
+    row = _row("d", "reproduced")
+    del row["seeds_per_method"]
+    table.update(reading="exactly_once", quick=True, stale_runs=3, claims=[row])
+    md = claims_markdown(table)
+    assert md.startswith(
+        "# Claims of Section V, checked\n\n5 seeds per setting (quick budget: not a result); "
+        "eq. (16) read as: printed; code aaa, bbb."
+    )
+    assert (
+        "\n\n**Stale**: 3 of the runs behind this table were made by older code than the "
+        "current one (reused with `--allow-stale`); rerun `python -m dnt reproduce` to retrain "
+        "them.\n\n| figure" in md
+    )
+    assert md.endswith("- `d`: how d; seeds n/a.\n")
+
+
+def test_markdown_names_the_reading_only_when_a_learner_figure_is_judged():
+    table = claims(2, True, {}, {}, {}, FIG2, ("fig2",))
+    assert table["reading"] is None
+    md = claims_markdown(table)
+    assert "read as" not in md and md.startswith(
+        "# Claims of Section V, checked\n\n2 seeds per setting (quick budget: not a result); code "
     )

@@ -1,23 +1,25 @@
 import numpy as np
 import pytest
+from scipy import stats
 
 from dnt._io import atomic_write, atomic_write_json
-from dnt.repro.claims import mean_ci
 from dnt.repro.figures import figure3
+from dnt.repro.intervals import mean_ci
 from dnt.studies.complexity import complexity_figure, measure_decision_time
 
 
-def test_mean_ci_brackets_the_mean_and_is_seeded():
+def test_mean_ci_is_scipys_t_interval_per_column():
     rng = np.random.default_rng(0)
     v = rng.normal(size=(5, 7))
     m, lo, hi = mean_ci(v)
-    np.testing.assert_allclose(m, v.mean(0))
-    assert (lo <= m).all() and (m <= hi).all() and (hi - lo > 0).all()
-    again = mean_ci(v)
-    np.testing.assert_array_equal(lo, again[1])
-    np.testing.assert_array_equal(hi, again[2])
-    one = mean_ci(v[:1])
+    ci = stats.ttest_1samp(v, 0.0, axis=0).confidence_interval(0.95)
+    np.testing.assert_allclose(m, v.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(lo, ci.low, rtol=1e-12)
+    np.testing.assert_allclose(hi, ci.high, rtol=1e-12)
+    assert (lo < m).all() and (m < hi).all()
+    one = mean_ci(v[:1])  # one seed: the interval is the value itself
     np.testing.assert_array_equal(one[1], v[0])
+    np.testing.assert_array_equal(one[2], v[0])
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
 from dnt._io import atomic_write
-from dnt.repro.claims import collect, mean_ci, sweep_arrays
+from dnt.repro.claims import collect, sweep_arrays
+from dnt.repro.intervals import mean_ci
 from dnt.repro.specs import EPS_VALUES, USER_VALUES, figure_cells
 from dnt.repro.summary import REFERENCES
 from dnt.sim.config import SystemConfig
@@ -104,7 +105,7 @@ def figure3(
     xlabel: str = "gradient steps",
     references: dict[str, float] | None = None,
 ) -> Figure:
-    """Fig. 3: average reward along training for each method, mean and 95% bootstrap band over
+    """Fig. 3: average reward along training for each method, mean and 95% Student-t band over
     seeds, with the rules and the one-slot optimiser as horizontal references.
 
     ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, evaluations); ``x`` gives
@@ -127,7 +128,7 @@ def figure3(
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small", loc="lower right")
-    ax.set_title(title or "Convergence of VDN and IQL (bands: 95% bootstrap CI over seeds)")
+    ax.set_title(title or "Convergence of VDN and IQL (bands: 95% Student-t CI over seeds)")
     return fig
 
 
@@ -139,7 +140,7 @@ def budget_figure(
     title: str | None = None,
 ) -> Figure:
     """The budget study: final greedy reward against gradient steps (log axis), mean and 95%
-    bootstrap interval over seeds per method, the chosen budget marked, the paper-literal runs
+    Student-t interval over seeds per method, the chosen budget marked, the paper-literal runs
     as single points and the rules and the one-slot optimiser as references.
 
     ``study[label]`` is a list of ``{"gradient_steps", "reward", "reward_ci"}``; ``literal``
@@ -189,7 +190,7 @@ def _sweep(
 ) -> Figure:
     """Two panels (average DNT error, average data rate per user) against a swept setting.
 
-    ``methods[label][metric]`` is (seeds, len(x)): mean and 95% bootstrap interval are drawn;
+    ``methods[label][metric]`` is (seeds, len(x)): mean and 95% Student-t interval are drawn;
     ``baselines[label][metric]`` is (len(x),) (deterministic policies), drawn dashed.
     """
     fig = Figure(figsize=(10.0, 4.0), layout="constrained")
@@ -252,11 +253,12 @@ def figure5(
 
 
 def figure6(methods: dict[str, dict[str, np.ndarray]], note: str = "") -> Figure:
-    """Fig. 6: BSs updating the twin and DNT error at each slot of one evaluation episode.
+    """Fig. 6: BSs updating the twin and DNT error at each slot of an evaluation episode.
 
-    ``methods[label]["updates"]`` and ``["dnt_error"]`` are (seeds, T): the same evaluation
-    episode played by each seed's trained policy; mean and 95% bootstrap band over seeds.
-    ``note`` is appended to the title.
+    ``methods[label]["updates"]`` and ``["dnt_error"]`` are (seeds, T): each seed's value per
+    slot, averaged over every evaluation episode (the paper shows one episode; one episode of
+    16 would be a sample of one); mean and 95% Student-t band over seeds. ``note`` is
+    appended to the title.
     """
     fig = Figure(figsize=(6.4, 5.2), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
@@ -270,11 +272,11 @@ def figure6(methods: dict[str, dict[str, np.ndarray]], note: str = "") -> Figure
                 ax.fill_between(t, low, high, color=f"C{i}", alpha=0.2, lw=0)
     ax1.set_ylabel("BSs updating the twin")
     ax2.set_ylabel("DNT error per user")
-    ax2.set_xlabel("slot of the evaluation episode")
+    ax2.set_xlabel("slot of the episode (mean over the evaluation episodes)")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     ax1.legend(fontsize="small")
-    fig.suptitle(f"One evaluation episode (epsilon = 0.25, N = 12){note}")
+    fig.suptitle(f"Slot by slot over the evaluation episodes (epsilon = 0.25, N = 12){note}")
     return fig
 
 
@@ -355,8 +357,8 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path
             (h,) = col["vdn"]
             methods = {
                 label: {
-                    "updates": np.array([m["episode0"]["updates_sent"] for m in col[a][h]]),
-                    "dnt_error": np.array([m["episode0"]["dnt_error"] for m in col[a][h]]),
+                    "updates": np.array([m["slot_mean"]["updates_sent"] for m in col[a][h]]),
+                    "dnt_error": np.array([m["slot_mean"]["dnt_error"] for m in col[a][h]]),
                 }
                 for a, label in (("vdn", "VDN"), ("iql", "IQL"))
             }

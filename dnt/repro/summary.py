@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from dnt.repro.claims import mean_ci
+from dnt.repro.intervals import mean_ci
 from dnt.repro.specs import budget_cells, chosen_budget, figure_cells, figure_configs
 
 __all__ = ["REFERENCES", "learner_targets", "method_row", "summary"]
@@ -25,7 +25,7 @@ REFERENCES = {
 
 def method_row(finals: list[dict[str, Any]], stale: bool = False) -> dict[str, Any]:
     """A learned method's row from the final evaluations of its seeds: mean reward with a 95%
-    bootstrap interval over seeds, mean sum rate and DNT error, and the seed count."""
+    Student-t interval over seeds, mean sum rate and DNT error, and the seed count."""
     rew = np.array([f["reward"] for f in finals])
     mean, lo, hi = mean_ci(rew[:, None])
     row = {

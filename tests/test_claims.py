@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from references import fieller_ref
+from scipy import stats
 
 from dnt.repro import claims as claims_module
 from dnt.repro.claims import _fmt, claims, claims_markdown, sweep_arrays
@@ -50,29 +51,8 @@ def _welch_ref(a, b):
 
 
 def _fieller_ref(a, b):
-    """100 (mean a - mean b) / |mean b| with Fieller's interval: the two roots r of
-    (ma - r mb)^2 = q^2 (va + r^2 vb) around ma / mb, q at the Welch-Satterthwaite degrees of
-    freedom of va + r^2 vb; also the delta-method standard error and the degrees of freedom."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ma, mb = a.mean(), b.mean()
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    r = ma / mb
-    df = (va + r * r * vb) ** 2 / (va**2 / (a.size - 1) + (r * r * vb) ** 2 / (b.size - 1))
-    q = stats.t.ppf(0.975, df)
-
-    def f(x):
-        return (ma - x * mb) ** 2 - q * q * (va + x * x * vb)
-
-    assert mb * mb > q * q * vb  # bounded
-    up = down = abs(r) + 1.0
-    while f(r + up) < 0:
-        up *= 2
-    while f(r - down) < 0:
-        down *= 2
-    roots = optimize.brentq(f, r - down, r, xtol=1e-14), optimize.brentq(f, r, r + up, xtol=1e-14)
-    lo, hi = sorted(100 * (x - 1) * np.sign(mb) for x in roots)
-    se = 100 * math.sqrt(va + r * r * vb) / abs(mb)
-    return 100 * (ma - mb) / abs(mb), lo, hi, se, df
+    """Fieller's gain with its interval, standard error and degrees of freedom."""
+    return fieller_ref(a, b)[:5]
 
 
 def _detectable(se, df):

@@ -17,7 +17,8 @@ import math
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from references import fieller_ref
+from scipy import stats
 
 from dnt.repro.intervals import (
     Estimate,
@@ -35,31 +36,6 @@ T1 = stats.t.ppf(0.975, 1)  # 12.706...: the 95% quantile with 2 seeds
 
 def _approx(v, rel=1e-9):
     return pytest.approx(v, rel=rel, abs=1e-12)
-
-
-def _fieller_ref(a, b, confidence=0.95):
-    """Fieller's interval of 100 (mean a - mean b) / |mean b|, found as the two roots of
-    (ma - r mb)^2 = q^2 (va + r^2 vb) around the estimate by a root finder (bounded case only);
-    q is the t quantile at the Welch-Satterthwaite degrees of freedom of va + r^2 vb."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ma, mb = a.mean(), b.mean()
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    r = ma / mb
-    df = (va + r * r * vb) ** 2 / (va**2 / (a.size - 1) + (r * r * vb) ** 2 / (b.size - 1))
-    q = stats.t.ppf(0.5 + confidence / 2, df)
-
-    def f(x):
-        return (ma - x * mb) ** 2 - q * q * (va + x * x * vb)
-
-    assert f(r) < 0 and mb * mb > q * q * vb  # bounded
-    up = down = abs(r) + 1.0
-    while f(r + up) < 0:
-        up *= 2
-    while f(r - down) < 0:
-        down *= 2
-    roots = optimize.brentq(f, r - down, r, xtol=1e-14), optimize.brentq(f, r, r + up, xtol=1e-14)
-    lo, hi = sorted(100 * (x - 1) * np.sign(mb) for x in roots)
-    return 100 * (ma - mb) / abs(mb), lo, hi, df, q
 
 
 # -- Student-t means -----------------------------------------------------------------------------
@@ -168,7 +144,7 @@ def test_gain_interval_by_hand_when_b_has_no_spread():
 )
 def test_gain_interval_ends_solve_fiellers_equation(a, b):
     e = gain_interval(a, b)
-    value, lo, hi, df, q = _fieller_ref(a, b)
+    value, lo, hi, _, df, q = fieller_ref(a, b)
     assert (e.value, e.low, e.high) == _approx((value, lo, hi), rel=1e-7)
     assert e.df == _approx(df)
     # the ends solve (ma - r mb)^2 = q^2 (va + r^2 vb) for r = 1 + s gain / 100

@@ -85,10 +85,12 @@ def _row(
     unstated: dict[str, str] = UNSTATED,
     **extra: Any,
 ) -> dict[str, Any]:
-    """One claim row: the estimate, both verdict parts and, for a VDN-vs-IQL ``pair`` (values
-    oriented so that the claimed direction is "larger"), the probability of improvement."""
-    poi = None if pair is None else probability_of_improvement(*pair)
-    values = {k: [float(x) for x in v] for k, v in extra.pop("values", {}).items()}
+    """One claim row: the estimate, both verdict parts and, for a VDN-vs-IQL ``pair`` (VDN's
+    and IQL's per-seed values), the probability that VDN beats IQL in the claimed direction
+    (``sign``). ``values`` (per-seed values by label) defaults to the pair's."""
+    poi = None if pair is None else probability_of_improvement(sign * pair[0], sign * pair[1])
+    named = extra.pop("values", None) or ({"VDN": pair[0], "IQL": pair[1]} if pair else {})
+    values = {k: [float(x) for x in v] for k, v in named.items()}
     text = extra.pop("text", None) or ("" if est is None else _fmt(est, unit))
     return {
         "id": cid,
@@ -158,7 +160,6 @@ def claims(
                 vdn=vm.to_dict(),
                 iql=qm.to_dict(),
                 max_over_evaluations_gain_pct=best,
-                values={"VDN": v, "IQL": q},
                 **kw,
             )
         )
@@ -181,7 +182,6 @@ def claims(
                 REWARD_DEPS,
                 "%",
                 (rv, rq),
-                values={"VDN": rv, "IQL": rq},
                 **kw,
             )
         )
@@ -195,7 +195,6 @@ def claims(
                 1,
                 how + "; VDN minus IQL",
                 pair=(ev, eq),
-                values={"VDN": ev, "IQL": eq},
                 **kw,
             )
         )
@@ -232,7 +231,6 @@ def claims(
                 REWARD_DEPS,
                 "%",
                 (rv, rq),
-                values={"VDN": rv, "IQL": rq},
                 **kw,
             )
         )
@@ -248,7 +246,6 @@ def claims(
                 0.2,
                 DNT_DEPS,
                 pair=(ev, eq),
-                values={"VDN": ev, "IQL": eq},
                 note="Fig. 6 claims the opposite order at the same settings (fig6-dnt-error)",
                 **kw,
             )
@@ -286,8 +283,7 @@ def claims(
                 -1,
                 "mean DNT error per user over every slot of every evaluation episode, "
                 "eps = 0.25, N = 12, U = 12; VDN minus IQL",
-                pair=(-v, -q),
-                values={"VDN": v, "IQL": q},
+                pair=(v, q),
                 note="the same runs and measurement as fig5-u12-dnt, whose claim is the "
                 "opposite order: one measurement judges both",
                 **kw,

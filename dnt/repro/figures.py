@@ -1,5 +1,6 @@
 """Figures of Section V, drawn from stored results (never from typed-in numbers), and the
-drawing of a whole reproduction into its ``figures/`` folder as PNG and PDF."""
+drawing of a whole reproduction into its ``figures/`` folder as PNG and PDF, each with a CSV of
+the numbers it draws (:mod:`dnt.repro.figure_data`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from matplotlib.patches import Circle, Rectangle
 
 from dnt._io import atomic_write
 from dnt.repro.claims import collect, sweep_arrays
+from dnt.repro.figure_data import figure_frame, record, write_csv
 from dnt.repro.intervals import mean_ci
 from dnt.repro.specs import EPS_VALUES, USER_VALUES, figure_cells
 from dnt.repro.summary import REFERENCES
@@ -73,6 +75,8 @@ def figure2(
         mse = float(((predicted[:, u] - trajectory[1:, u]) ** 2).mean())
         ax.plot(*trajectory[:, u].T, "-o", ms=3, color="C0", label="true")
         ax.plot(*predicted[:, u].T, "--x", ms=5, color="C3", alpha=0.85, label="predicted")
+        record(fig, f"user {u + 1}", "true", *trajectory[:, u].T)
+        record(fig, f"user {u + 1}", "predicted", *predicted[:, u].T)
         ax.plot(*trajectory[0, u], "s", color="k", ms=5, label="start")
         ax.set_title(f"user {u + 1}: MSE {mse:.3f}", fontsize="medium")
         ax.set_xlabel("x")
@@ -84,10 +88,11 @@ def figure2(
     return fig
 
 
-def _references(ax, references: dict[str, float] | None) -> None:
+def _references(ax, references: dict[str, float] | None, panel: str = "") -> None:
     """Horizontal lines for the rules and the one-slot optimiser (greys and dashes, labelled)."""
     styles = ("--", ":", "-.", (0, (5, 1)), (0, (1, 1)))
     for j, (name, value) in enumerate((references or {}).items()):
+        record(ax.figure, panel, name, [np.nan], [value])  # a line across: no x
         ax.axhline(
             value,
             color=f"{0.15 + 0.15 * j:.2f}",
@@ -123,7 +128,18 @@ def figure3(
         ax.plot(xs, mean, color=f"C{i}", label=f"{label} (mean of {v.shape[0]} seeds)")
         if v.shape[0] > 1:
             ax.fill_between(xs, low, high, color=f"C{i}", alpha=0.25, lw=0)
-    _references(ax, references)
+        band = v.shape[0] > 1
+        record(
+            fig,
+            "reward",
+            label,
+            xs,
+            mean,
+            low if band else None,
+            high if band else None,
+            v.shape[0],
+        )
+    _references(ax, references, "reward")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -157,6 +173,7 @@ def budget_figure(
         ax.errorbar(
             g, m, yerr=[m - ci[0], ci[1] - m], fmt="o-", color=f"C{i}", capsize=3, label=label
         )
+        record(fig, "reward", label, g, m, ci[0], ci[1], rows[0].get("seeds"))
         if literal and label in literal:
             r = literal[label]
             ax.errorbar(
@@ -169,9 +186,20 @@ def budget_figure(
                 capsize=3,
                 label=f"{label}, paper-literal 75 epochs",
             )
+            record(
+                fig,
+                "reward",
+                f"{label}, paper-literal 75 epochs",
+                [r["gradient_steps"]],
+                [r["reward"]],
+                [r["reward_ci"][0]],
+                [r["reward_ci"][1]],
+                r.get("seeds"),
+            )
     if chosen is not None:
         ax.axvline(chosen, color="k", lw=0.8, alpha=0.5)
-    _references(ax, references)
+        record(fig, "reward", "chosen budget", [chosen], [np.nan])  # a line up: no y
+    _references(ax, references, "reward")
     ax.set_xscale("log")
     ax.set_xlabel("gradient steps in the run (budget)")
     ax.set_ylabel("final greedy reward per slot")
@@ -199,6 +227,8 @@ def _sweep(
     for ax, (key, label) in zip(axes, panels, strict=True):
         for i, (name, res) in enumerate(methods.items()):
             mean, low, high = mean_ci(res[key])
+            n = np.atleast_2d(res[key]).shape[0]
+            record(fig, label, name, x, mean, low, high, n)
             ax.errorbar(
                 x,
                 mean,
@@ -210,6 +240,7 @@ def _sweep(
             )
         for j, (name, res) in enumerate(baselines.items()):
             ax.plot(x, res[key], ls="--", marker=".", color=f"C{j + 2}", alpha=0.8, label=name)
+            record(fig, label, name, x, res[key])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -270,6 +301,10 @@ def figure6(methods: dict[str, dict[str, np.ndarray]], note: str = "") -> Figure
             ax.plot(t, mean, "o-", ms=3, color=f"C{i}", label=f"{name} ({v.shape[0]} seeds)")
             if v.shape[0] > 1:
                 ax.fill_between(t, low, high, color=f"C{i}", alpha=0.2, lw=0)
+            band = v.shape[0] > 1
+            record(
+                fig, key, name, t, mean, low if band else None, high if band else None, v.shape[0]
+            )
     ax1.set_ylabel("BSs updating the twin")
     ax2.set_ylabel("DNT error per user")
     ax2.set_xlabel("slot of the episode (mean over the evaluation episodes)")
@@ -303,8 +338,8 @@ def network_figure(
 
 
 def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path) -> list[Path]:
-    """Draw each requested figure (and ``"budget"``) to ``folder`` as PNG and PDF; returns
-    the paths. A figure drawn from stale runs says so in its title."""
+    """Draw each requested figure (and ``"budget"``) to ``folder`` as PNG and PDF, with a CSV of
+    the numbers drawn; returns the paths. A figure drawn from stale runs says so in its title."""
     written = []
     caption = f"{seeds} seeds{' (quick budget)' if quick else ''}"
     refs = None
@@ -371,4 +406,5 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path
                 path, lambda p, f=f, e=ext, m=meta: f.savefig(p, format=e, dpi=130, metadata=m)
             )
             written.append(path)
+        written.append(write_csv(figure_frame(f), folder / f"{fig}.csv"))
     return written

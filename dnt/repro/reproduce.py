@@ -16,6 +16,7 @@ from dnt._io import atomic_write, atomic_write_json, content_hash
 from dnt.baselines import baseline_policies
 from dnt.repro.claims import claims, claims_markdown
 from dnt.repro.executor import Executor, batches, run_cells, store_twin, twin_job
+from dnt.repro.figure_data import claims_csv
 from dnt.repro.figures import draw_figures, one_step_predictions
 from dnt.repro.specs import (
     FIGURES,
@@ -156,7 +157,8 @@ def _draw(store: ResultStore, figs: tuple[str, ...], seeds: int, quick: bool) ->
     table = claims(seeds, quick, runs, cells, base, fig2, tuple(f for f in FIGURES if f in done))
     atomic_write_json(root / "claims.json", table)
     atomic_write(root / "claims.md", lambda p: p.write_text(claims_markdown(table)))
-    out["claims"] = [str(root / "claims.json"), str(root / "claims.md")]
+    claims_csv(table, root / "claims.csv")
+    out["claims"] = [str(root / n) for n in ("claims.json", "claims.md", "claims.csv")]
     return out
 
 

@@ -1,0 +1,116 @@
+"""The numbers behind every figure and the claims table, as CSV files a reader can open.
+
+Each drawing function of :mod:`dnt.repro.figures` records what it plots with :func:`record`
+as it plots it, so a figure's CSV holds exactly the drawn values (no second computation that
+could drift from the picture). One tidy table per figure, one row per drawn point:
+
+* ``panel``: the axes the point is on (e.g. ``"DNT error"``, ``"user 2"``);
+* ``series``: the line or marker set (a method, a rule, ``"true"``/``"predicted"``);
+* ``x``, ``y``: the point; ``low``, ``high``: its 95% interval where one is drawn (empty for a
+  single seed or a deterministic rule); ``seeds``: how many seeds the point averages;
+* ``point``: the point's position along its series (Fig. 2's time step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from dnt._io import atomic_write
+
+__all__ = ["COLUMNS", "claims_csv", "claims_frame", "figure_frame", "record", "write_csv"]
+
+#: The columns of every figure's CSV, in order.
+COLUMNS = ("panel", "series", "point", "x", "y", "low", "high", "seeds")
+
+
+def record(
+    fig: Figure,
+    panel: str,
+    series: str,
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    low: Sequence[float] | np.ndarray | None = None,
+    high: Sequence[float] | np.ndarray | None = None,
+    seeds: int | None = None,
+) -> None:
+    """Note on ``fig`` the points of one drawn series (arrays of equal length)."""
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    lo = np.full(y.shape, np.nan) if low is None else np.asarray(low, dtype=float)
+    hi = np.full(y.shape, np.nan) if high is None else np.asarray(high, dtype=float)
+    if not (x.shape == y.shape == lo.shape == hi.shape) or y.ndim != 1:
+        raise ValueError(
+            f"series {series!r}: x, y, low and high must be 1-D of one length, got shapes "
+            f"{x.shape}, {y.shape}, {lo.shape}, {hi.shape}"
+        )
+    rows = getattr(fig, "dnt_rows", None)
+    if rows is None:
+        rows = fig.dnt_rows = []
+    for i in range(y.size):
+        rows.append(
+            {
+                "panel": panel,
+                "series": series,
+                "point": i,
+                "x": float(x[i]),
+                "y": float(y[i]),
+                "low": float(lo[i]),
+                "high": float(hi[i]),
+                "seeds": seeds,
+            }
+        )
+
+
+def figure_frame(fig: Figure) -> pd.DataFrame:
+    """The points ``fig`` recorded (:func:`record`), in drawing order."""
+    rows = getattr(fig, "dnt_rows", None)
+    if not rows:
+        raise ValueError("fig recorded no data: draw it with a function of dnt.repro.figures")
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return frame.astype({"seeds": "Int64"})
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` to ``path`` atomically (floats as their shortest exact repr, no index)."""
+    atomic_write(path, lambda p: frame.to_csv(p, index=False))
+    return path
+
+
+def claims_frame(table: dict[str, Any]) -> pd.DataFrame:
+    """One row per claim of a claims table (``claims.json``): what was claimed, the paper's
+    value, our estimate with its interval and method, the seeds, both verdict parts and the
+    smallest effect the design detects."""
+    rows = []
+    for c in table["claims"]:
+        est = c.get("estimate") or {}
+        rows.append(
+            {
+                "id": c["id"],
+                "figure": c["figure"],
+                "claim": c["claim"],
+                "paper": c.get("paper"),
+                "paper_value": c.get("paper_value"),
+                "estimate": est.get("value"),
+                "low": est.get("low"),
+                "high": est.get("high"),
+                "interval": est.get("method"),
+                "seeds_per_method": "/".join(str(s) for s in c.get("seeds_per_method") or []),
+                "direction": c.get("direction"),
+                "detectable": c.get("detectable"),
+                "magnitude": c.get("magnitude"),
+                "magnitude_why": c.get("magnitude_why"),
+                "text": c.get("text"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def claims_csv(table: dict[str, Any], path: Path) -> Path:
+    """Write :func:`claims_frame` of ``table`` to ``path``."""
+    return write_csv(claims_frame(table), path)

@@ -3,13 +3,30 @@ narrative and call the library instead of defining helpers of their own."""
 
 from __future__ import annotations
 
+import inspect
+import io
+import tokenize
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 import numpy as np
 
+from dnt.repro.claims import READING_NAMES
 from dnt.repro.store import project_root
 
-__all__ = ["fmt_ci", "glue", "markdown_table", "methods_table", "project_root", "targets_table"]
+__all__ = [
+    "field_notes",
+    "fmt_ci",
+    "glue",
+    "markdown_table",
+    "methods_table",
+    "missed_sentence",
+    "project_root",
+    "scoreboard",
+    "settings_table",
+    "targets_table",
+    "verdict_counts",
+]
 
 
 def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -73,3 +90,81 @@ def targets_table(targets: list[dict[str, Any]]) -> str:
         for t in targets
     ]
     return markdown_table(["target", "measured", "bar", "verdict"], rows)
+
+
+def field_notes(cls: type) -> dict[str, str]:
+    """The comment written after each field of dataclass ``cls`` in its source (the library's
+    own explanation of the setting, so the book never keeps a second copy)."""
+    if not is_dataclass(cls):
+        raise TypeError(f"cls must be a dataclass, got {cls!r}")
+    names = {f.name for f in fields(cls)}
+    notes: dict[str, str] = {}
+    line_name: dict[int, str] = {}
+    tokens = tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline)
+    for tok in tokens:
+        if tok.type == tokenize.NAME and tok.string in names and tok.start[1] == 4:
+            line_name.setdefault(tok.start[0], tok.string)  # a field: indented once
+        elif tok.type == tokenize.COMMENT and tok.start[0] in line_name:
+            notes[line_name[tok.start[0]]] = tok.string.lstrip("#").strip()
+    return notes
+
+
+def settings_table(configs: dict[str, Any]) -> str:
+    """Markdown table of dataclass settings side by side (e.g. ``{"VDN": tc, "IQL": tc}``),
+    one row per field with its meaning from :func:`field_notes`."""
+    if not configs:
+        raise ValueError("configs is empty: give at least one labelled dataclass instance")
+    cls = type(next(iter(configs.values())))
+    notes = field_notes(cls)
+    rows = [
+        [f.name, *(getattr(c, f.name) for c in configs.values()), notes.get(f.name, "")]
+        for f in fields(cls)
+    ]
+    return markdown_table(["setting", *configs, "meaning"], rows)
+
+
+def missed_sentence(targets: list[dict[str, Any]]) -> str:
+    """One sentence on :func:`dnt.repro.summary.learner_targets`: all met, or which missed."""
+    missed = [t["target"] for t in targets if not t["met"]]
+    if not missed:
+        return "Every target above is met."
+    return "Missed: " + "; ".join(missed) + ". We report these as they are."
+
+
+def verdict_counts(table: dict[str, Any]) -> dict[str, Any]:
+    """Counts over a claims table (``claims.json``): claims, direction verdicts by kind,
+    magnitudes claimed and magnitudes comparable; the seeds and the reading of eq. (16)."""
+    directions = [c["direction"] for c in table["claims"]]
+    magnitudes = [c["magnitude"] for c in table["claims"]]
+    return {
+        "claims": len(directions),
+        "directions": sum(d != "none claimed" for d in directions),
+        "reproduced": directions.count("reproduced"),
+        "opposite": directions.count("opposite"),
+        "inconclusive": directions.count("inconclusive"),
+        "magnitudes": sum(m != "none claimed" for m in magnitudes),
+        "comparable": sum(m in ("reproduced", "not reproduced") for m in magnitudes),
+        "magnitudes_reproduced": magnitudes.count("reproduced"),
+        "seeds": table["seeds"],
+        "reading": READING_NAMES.get(table.get("reading"), table.get("reading") or ""),
+    }
+
+
+def scoreboard(table: dict[str, Any]) -> str:
+    """The landing page's table: per claim of a claims table, the figure, what the paper
+    states, our measurement with its 95% interval, and the two verdict parts (direction,
+    magnitude); a column per further reading when the table holds one (``alternative``)."""
+    extra = any("alternative" in c for c in table["claims"])
+    rows = []
+    for c in table["claims"]:
+        row = [c["figure"], c["claim"], c["paper"], c["text"], f"**{c['direction']}**"]
+        row.append(c["magnitude"])
+        if extra:
+            alt = c.get("alternative") or {}
+            row.append(alt.get("direction", ""))
+        rows.append(row)
+    headers = ["figure", "the paper states", "paper", "we measure [95% CI]", "direction"]
+    headers.append("magnitude")
+    if extra:
+        headers.append("direction, other reading")
+    return markdown_table(headers, rows)

@@ -116,6 +116,8 @@ def test_page_in_chromium(page, server, browser):
             ".test(e.innerText)).length"
         )
         assert raw == 0, "raw TeX left on the page"
+    # nothing a kernel wrote to stderr (warnings, the builder's paths) reaches a reader
+    assert tab.evaluate("document.querySelectorAll('.stderr').length") == 0, "stderr on the page"
     tab.evaluate("document.fonts.ready.then(() => true)")  # the MathJax fonts, if any
     tab.wait_for_function("[...document.images].every(i => i.complete)", timeout=20000)
     sizes = tab.evaluate("[...document.images].map(i => [i.src, i.naturalWidth])")

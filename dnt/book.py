@@ -155,16 +155,11 @@ def scoreboard(table: dict[str, Any]) -> str:
     states, our measurement with its 95% interval, and the two verdict parts (direction,
     magnitude); a column per further reading when the table holds one (``alternative``)."""
     extra = any("alternative" in c for c in table["claims"])
-    rows = []
-    for c in table["claims"]:
-        row = [c["figure"], c["claim"], c["paper"], c["text"], f"**{c['direction']}**"]
-        row.append(c["magnitude"])
-        if extra:
-            alt = c.get("alternative") or {}
-            row.append(alt.get("direction", ""))
-        rows.append(row)
     headers = ["figure", "the paper states", "paper", "we measure [95% CI]", "direction"]
-    headers.append("magnitude")
-    if extra:
-        headers.append("direction, other reading")
+    headers += ["magnitude", *(["direction, other reading"] if extra else [])]
+    rows = [
+        [c["figure"], c["claim"], c["paper"], c["text"], f"**{c['direction']}**", c["magnitude"]]
+        + ([(c.get("alternative") or {}).get("direction", "")] if extra else [])
+        for c in table["claims"]
+    ]
     return markdown_table(headers, rows)

@@ -1,5 +1,6 @@
 """The CSV beside every figure holds exactly what the figure draws; the claims CSV holds the
-claims table; the committed CSVs are those a redraw from the committed store writes."""
+claims table; every committed figure has its CSV, and the committed claims CSV lists the
+committed claims."""
 
 from __future__ import annotations
 

@@ -49,31 +49,29 @@ def record(
             f"series {series!r}: x, y, low and high must be 1-D of one length, got shapes "
             f"{x.shape}, {y.shape}, {lo.shape}, {hi.shape}"
         )
-    rows = getattr(fig, "dnt_rows", None)
-    if rows is None:
-        rows = fig.dnt_rows = []
-    for i in range(y.size):
-        rows.append(
-            {
-                "panel": panel,
-                "series": series,
-                "point": i,
-                "x": float(x[i]),
-                "y": float(y[i]),
-                "low": float(lo[i]),
-                "high": float(hi[i]),
-                "seeds": seeds,
-            }
-        )
+    series_frame = pd.DataFrame(
+        {
+            "panel": panel,
+            "series": series,
+            "point": np.arange(y.size),
+            "x": x,
+            "y": y,
+            "low": lo,
+            "high": hi,
+            "seeds": pd.array([seeds] * y.size, dtype="Int64"),
+        }
+    )
+    if not hasattr(fig, "dnt_series"):
+        fig.dnt_series = []
+    fig.dnt_series.append(series_frame)
 
 
 def figure_frame(fig: Figure) -> pd.DataFrame:
     """The points ``fig`` recorded (:func:`record`), in drawing order."""
-    rows = getattr(fig, "dnt_rows", None)
-    if not rows:
+    parts = getattr(fig, "dnt_series", None)
+    if not parts:
         raise ValueError("fig recorded no data: draw it with a function of dnt.repro.figures")
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return frame.astype({"seeds": "Int64"})
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

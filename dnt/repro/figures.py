@@ -126,9 +126,9 @@ def figure3(
         xs = np.arange(1, v.shape[1] + 1) if x is None else np.asarray(x)
         mean, low, high = mean_ci(v)
         ax.plot(xs, mean, color=f"C{i}", label=f"{label} (mean of {v.shape[0]} seeds)")
-        if v.shape[0] > 1:
+        band = v.shape[0] > 1  # one seed: no interval, no band
+        if band:
             ax.fill_between(xs, low, high, color=f"C{i}", alpha=0.25, lw=0)
-        band = v.shape[0] > 1
         record(
             fig,
             "reward",
@@ -236,7 +236,7 @@ def _sweep(
                 fmt="o-",
                 color=f"C{i}",
                 capsize=3,
-                label=f"{name} ({np.atleast_2d(res[key]).shape[0]} seeds, 95% CI)",
+                label=f"{name} ({n} seeds, 95% CI)",
             )
         for j, (name, res) in enumerate(baselines.items()):
             ax.plot(x, res[key], ls="--", marker=".", color=f"C{j + 2}", alpha=0.8, label=name)
@@ -299,9 +299,9 @@ def figure6(methods: dict[str, dict[str, np.ndarray]], note: str = "") -> Figure
             t = np.arange(1, v.shape[1] + 1)
             mean, low, high = mean_ci(v)
             ax.plot(t, mean, "o-", ms=3, color=f"C{i}", label=f"{name} ({v.shape[0]} seeds)")
-            if v.shape[0] > 1:
+            band = v.shape[0] > 1  # one seed: no interval, no band
+            if band:
                 ax.fill_between(t, low, high, color=f"C{i}", alpha=0.2, lw=0)
-            band = v.shape[0] > 1
             record(
                 fig, key, name, t, mean, low if band else None, high if band else None, v.shape[0]
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from dnt.repro.claims import READING_NAMES
+from dnt.repro.claims_text import READING_NAMES
 from dnt.repro.store import project_root
 
 __all__ = [
@@ -19,11 +19,13 @@ __all__ = [
     "fmt_ci",
     "glue",
     "markdown_table",
+    "measured",
     "methods_table",
     "missed_sentence",
     "project_root",
     "scoreboard",
     "settings_table",
+    "store_sentence",
     "targets_table",
     "verdict_counts",
 ]
@@ -61,6 +63,9 @@ def methods_table(methods: dict[str, dict[str, Any]], labels: dict[str, str]) ->
     rows = []
     for name, label in labels.items():
         r = methods[name]
+        if r.get("pending"):  # no current seed
+            rows.append([label, "pending", "", "", "", "", f"0 of {r.get('seeds_needed', '?')}"])
+            continue
         rows.append(
             [
                 label + (" (stale)" if r.get("stale") else ""),
@@ -132,8 +137,9 @@ def missed_sentence(targets: list[dict[str, Any]]) -> str:
 
 
 def verdict_counts(table: dict[str, Any]) -> dict[str, Any]:
-    """Counts over a claims table (``claims.json``): claims, direction verdicts by kind,
-    magnitudes claimed and magnitudes comparable; the seeds and the reading of eq. (16)."""
+    """Counts over a claims table (``claims.json``): claims, direction verdicts by kind
+    (pending: too few current seeds to judge), magnitudes claimed and magnitudes comparable;
+    the seeds and the reading of eq. (16)."""
     directions = [c["direction"] for c in table["claims"]]
     magnitudes = [c["magnitude"] for c in table["claims"]]
     return {
@@ -142,6 +148,7 @@ def verdict_counts(table: dict[str, Any]) -> dict[str, Any]:
         "reproduced": directions.count("reproduced"),
         "opposite": directions.count("opposite"),
         "inconclusive": directions.count("inconclusive"),
+        "pending": directions.count("pending"),
         "magnitudes": sum(m != "none claimed" for m in magnitudes),
         "comparable": sum(m in ("reproduced", "not reproduced") for m in magnitudes),
         "magnitudes_reproduced": magnitudes.count("reproduced"),
@@ -153,13 +160,55 @@ def verdict_counts(table: dict[str, Any]) -> dict[str, Any]:
 def scoreboard(table: dict[str, Any]) -> str:
     """The landing page's table: per claim of a claims table, the figure, what the paper
     states, our measurement with its 95% interval, and the two verdict parts (direction,
-    magnitude); a column per further reading when the table holds one (``alternative``)."""
+    magnitude); a column per further reading when the table holds one (``alternative``). A
+    row computed from fewer seeds than its settings need names its seed counts (``mark``)."""
     extra = any("alternative" in c for c in table["claims"])
     headers = ["figure", "the paper states", "paper", "we measure [95% CI]", "direction"]
     headers += ["magnitude", *(["direction, other reading"] if extra else [])]
     rows = [
-        [c["figure"], c["claim"], c["paper"], c["text"], f"**{c['direction']}**", c["magnitude"]]
+        [c["figure"], c["claim"], c["paper"], measured(c), f"**{c['direction']}**"]
+        + [c["magnitude"]]
         + ([(c.get("alternative") or {}).get("direction", "")] if extra else [])
         for c in table["claims"]
     ]
     return markdown_table(headers, rows)
+
+
+def measured(c: dict[str, Any]) -> str:
+    """A claim row's measurement, with its seed counts when some are missing (a pending row's
+    text already says why)."""
+    mark = c.get("mark") if c.get("direction") != "pending" else ""
+    return c["text"] + (f" ({mark})" if mark else "")
+
+
+def store_sentence(table: dict[str, Any]) -> str:
+    """One sentence on the result store behind a claims table (its ``store`` entry, written by
+    ``reproduce``): complete, or how many runs are current, stale and missing; "" for a table
+    without that entry."""
+    store = table.get("store")
+    if not store:
+        return ""
+    runs = store["runs"]
+    if store["complete"]:
+        return (
+            f"The result store is complete: all {runs['needed']} runs behind these numbers "
+            "were made by the current code."
+        )
+    parts = []
+    if runs["stale"]:
+        versions = ", ".join(store.get("stale_code_versions") or []) or "older code"
+        parts.append(f"{runs['stale']} stale: made by code {versions}")
+    if runs["missing"]:
+        parts.append(f"{runs['missing']} missing")
+    pending = sum(c.get("direction") == "pending" for c in table.get("claims", []))
+    tail = "rows and figures drawn from fewer seeds or from stale runs say so"
+    if pending:
+        tail += ", and " + (
+            "the pending row is not judged"
+            if pending == 1
+            else f"the {pending} pending rows are not judged"
+        )
+    return (
+        f"The result store is part-rebuilt: {runs['current']} of {runs['needed']} runs are "
+        f"current ({'; '.join(parts)}); {tail}."
+    )

@@ -146,16 +146,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace, targets: tuple[str, ...]) -> int:
+    """``reproduce status``: what the store holds and how long the rest takes; exit 1 with
+    ``--require-complete`` when a run is stale or missing."""
+    from dnt.repro.status import status_text, store_status
+    from dnt.repro.store import ResultStore
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs} is invalid: must be an integer >= 1")
+    root = args.root or str(Path("results") / ("quick" if args.quick else ""))
+    st = store_status(
+        targets,
+        args.seeds,
+        args.quick,
+        ResultStore(root),
+        args.jobs or 2,
+        from_empty=args.from_empty,
+    )
+    print(json.dumps(st, indent=2, sort_keys=True) if args.json else status_text(st))
+    return 1 if args.require_complete and not st["complete"] else 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from dnt.repro.reproduce import ALL, TARGETS, reproduce
     from dnt.repro.tuning import tune
 
     asked = tuple(args.figures or ("all",))
-    bad = [f for f in asked if f not in (*TARGETS, "all", "tuning")]
+    bad = [f for f in asked if f not in (*TARGETS, "all", "tuning", "status")]
     if bad:
         raise ValueError(
-            f"unknown target(s) {bad}: choose from {', '.join(TARGETS)}, tuning or all"
+            f"unknown target(s) {bad}: choose from {', '.join(TARGETS)}, tuning, status or all"
         )
+    if args.time_limit is not None and args.time_limit < 0:
+        raise ValueError(f"--time-limit {args.time_limit} is invalid: must be minutes >= 0")
+    if "status" in asked:
+        rest = tuple(f for f in asked if f != "status")
+        if "tuning" in rest:
+            raise ValueError(
+                "reproduce status covers the figures, budget and ablations, not tuning"
+            )
+        return cmd_status(args, ALL if not rest or "all" in rest else rest)
+    if args.require_complete or args.json or args.from_empty:
+        raise ValueError("--require-complete, --json and --from-empty go with reproduce status")
     if "tuning" in asked:
         res = tune(
             quick=args.quick,
@@ -180,12 +212,25 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         executor=args.executor,
         address=args.address,
         allow_stale=args.allow_stale,
+        time_limit=args.time_limit,
     )
     stale = f", {out['stale']} stale" if out["stale"] else ""
     print(
         f"{out['runs']} runs ({out['trained_now']} trained now{stale}; code "
         f"{out['code_version']}) in {out['seconds']:.1f} s; figures and claims in {out['root']}"
     )
+    if out["blocked"]:
+        b = out["blocked"]
+        print(
+            f"stopped before {b['cell']}: one seed of it takes about {b['seconds'] / 60:.1f} min "
+            f"by its estimate, {max(b['left_seconds'], 0) / 60:.1f} min were left; the runs after "
+            "it wait for it (a fixed order), so give the next slice a longer --time-limit"
+        )
+    left = out["remaining"]["total"]
+    if left["current"] < left["needed"]:
+        from dnt.repro.status import status_text
+
+        print("\nwhat remains:\n" + status_text(out["remaining"]))
     return 0
 
 
@@ -236,7 +281,27 @@ def build_parser() -> argparse.ArgumentParser:
         "figures",
         nargs="*",
         help="fig2 fig3 fig4 fig5 fig6 budget ablations tuning, or all (default: all = the "
-        "figures and the budget study; tuning runs the equal-effort search of dnt.repro.tuning)",
+        "figures and the budget study; tuning runs the equal-effort search of dnt.repro.tuning); "
+        "'status [targets]' reports what the store holds and how long the rest takes",
+    )
+    q.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="start no training batch that cannot finish within MINUTES by its estimate, then "
+        "redraw from the store and report what remains (0: train nothing, only redraw)",
+    )
+    q.add_argument("--json", action="store_true", help="status: print JSON")
+    q.add_argument(
+        "--require-complete",
+        action="store_true",
+        help="status: exit 1 unless every run is current",
+    )
+    q.add_argument(
+        "--from-empty",
+        action="store_true",
+        help="status: estimate the whole reproduction as if the store held no run",
     )
     q.add_argument("--seeds", type=int, default=5, help="seeds per setting (default 5)")
     q.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")

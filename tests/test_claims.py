@@ -827,6 +827,28 @@ def test_sweep_arrays_read_per_user_rates_and_leave_out_the_random_rule():
     assert baselines["nearest"]["rate"].tolist() == _approx([60 / u for u in USER_VALUES])
 
 
+def test_sweep_arrays_hold_nan_where_a_run_is_absent():
+    rate, err = _fig4_data()
+    runs = _runs("fig4", _sweep(rate, err))
+    gone = next(
+        c
+        for c in figure_cells("fig4", SEEDS, True)
+        if c.algo == "iql" and c.seed == 1 and c.cfg.epsilon == 0.8
+    )
+    del runs[gone.filename()]
+    methods, _ = sweep_arrays("fig4", SEEDS, True, runs, {}, _base("fig4"))
+    got = methods["IQL"]["rate"]
+    assert got.shape == (SEEDS, len(EPS_VALUES)) and np.isnan(got[1, I8])
+    assert np.isnan(got).sum() == 1 and not np.isnan(methods["VDN"]["rate"]).any()
+    np.testing.assert_allclose(got[[0, 2], I8], np.array(rate["iql"][I8])[[0, 2]], rtol=1e-12)
+    # the rows reading it use the two seeds left and say so
+    table = claims(SEEDS, True, runs, {}, _base("fig4"), None, ("fig4",))
+    row = table["claims"][0]
+    assert row["seeds_per_method"] == [3, 2] and row["seeds_needed"] == [3, 3]
+    assert row["mark"] == "VDN: 3 of 3, IQL: 2 of 3 seeds" and row["direction"] != "pending"
+    assert (table["runs_needed"], table["runs_missing"]) == (2 * SEEDS * len(EPS_VALUES), 1)
+
+
 # -- the Markdown table ---------------------------------------------------------------------------
 
 

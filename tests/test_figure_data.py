@@ -61,6 +61,23 @@ def test_sweep_and_slot_figures_record_every_panel_and_series():
     assert len(t6) == 2 * 2 * 5 and set(t6.x) == {1.0, 2.0, 3.0, 4.0, 5.0}
 
 
+def test_a_sweep_with_missing_seeds_records_each_points_seeds():
+    rng = np.random.default_rng(7)
+    methods = {m: {k: rng.normal(size=(3, 4)) for k in ("dnt_error", "rate")} for m in "AB"}
+    methods["A"]["rate"][1:, 2] = np.nan  # one seed left at the third point
+    methods["A"]["rate"][:, 3] = np.nan  # none at the fourth: not drawn
+    t = figure_frame(figure4([0.1, 0.3, 0.5, 0.8], methods))
+    a = t[(t.series == "A") & (t.panel == "average data rate per user")]
+    assert a.seeds.tolist() == [3, 3, 1, 0]
+    assert a.y.iloc[2] == methods["A"]["rate"][0, 2] and np.isnan(a.y.iloc[3])
+    assert a.low.iloc[2:].isna().all() and a.high.iloc[2:].isna().all()
+    mean, lo, _ = mean_ci(methods["A"]["rate"][:, :2])
+    np.testing.assert_array_equal(a.y.iloc[:2], mean)
+    np.testing.assert_array_equal(a.low.iloc[:2], lo)
+    b = t[(t.series == "B") & (t.panel == "average data rate per user")]
+    assert (b.seeds == 3).all()
+
+
 def test_figure2_csv_holds_each_users_true_and_predicted_path():
     rng = np.random.default_rng(5)
     traj = rng.normal(size=(6, 8, 2))

@@ -89,6 +89,37 @@ def test_mean_ci_with_one_seed_or_no_spread_is_the_mean():
     assert (lo[0], hi[0]) == _approx((1.5 - 0.5 * T1, 1.5 + 0.5 * T1))
 
 
+def test_mean_ci_skips_missing_seeds_column_by_column():
+    # a NaN is a missing seed: each column is the t interval of its own values
+    rng = np.random.default_rng(7)
+    v = rng.normal(5.0, 1.0, (5, 4))
+    v[[0, 3], 0] = np.nan  # 3 values
+    v[1:, 2] = np.nan  # 1 value: a point
+    v[:, 3] = np.nan  # none: NaN
+    m, lo, hi = mean_ci(v)
+    e = mean_interval(v[[1, 2, 4], 0])
+    assert (m[0], lo[0], hi[0]) == _approx(e[:3])
+    assert (m[1], lo[1], hi[1]) == _approx(mean_interval(v[:, 1])[:3])
+    assert m[2] == lo[2] == hi[2] == v[0, 2]
+    assert np.isnan([m[3], lo[3], hi[3]]).all()
+    # any trailing shape, and another confidence
+    v3 = rng.normal(size=(4, 2, 3))
+    v3[2, 1, 0] = np.nan
+    m, lo, hi = mean_ci(v3, confidence=0.8)
+    e = mean_interval(v3[[0, 1, 3], 1, 0], 0.8)
+    assert (m[1, 0], lo[1, 0], hi[1, 0]) == _approx(e[:3])
+    assert (m[0, 2], lo[0, 2], hi[0, 2]) == _approx(mean_interval(v3[:, 0, 2], 0.8)[:3])
+
+
+def test_mean_ci_without_nan_is_unchanged_bit_for_bit():
+    # the no-NaN path is the plain one: exactly the numpy mean and t half-width
+    v = np.random.default_rng(8).normal(17.0, 0.3, (10, 6))
+    m, lo, hi = mean_ci(v)
+    half = stats.t.ppf(0.975, 9) * v.std(axis=0, ddof=1) / math.sqrt(10)
+    assert m.tolist() == v.mean(axis=0).tolist()
+    assert lo.tolist() == (m - half).tolist() and hi.tolist() == (m + half).tolist()
+
+
 # -- Welch differences ---------------------------------------------------------------------------
 
 
@@ -213,6 +244,7 @@ def test_bad_seeds_are_named(call, match):
         lambda c: gain_interval(TWO, TWO, c),
         lambda c: mean_ci(np.ones((3, 2)), c),
         lambda c: mean_ci(np.ones((1, 2)), c),  # checked with one seed too
+        lambda c: mean_ci(np.array([[1.0], [np.nan]]), c),  # and with a missing seed
         lambda c: probability_of_improvement(TWO, TWO, confidence=c),
     ],
 )

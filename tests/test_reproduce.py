@@ -59,6 +59,67 @@ def test_quick_reproduce_draws_every_figure_claim_and_the_summary(quick_store):
     assert chosen["reward"] == methods["VDN"]["reward"]
 
 
+def _numbers(root: Path) -> dict[str, object]:
+    """Everything a store holds that is a result: each run file without its wall times (no two
+    runs take the same time) and the claims, summary and figure data drawn from them."""
+    out: dict[str, object] = {}
+    for f in sorted((root / "runs").glob("*.json")):
+        d = json.loads(f.read_text())
+        d.pop("timing", None)
+        d["metrics"].pop("train_wall_seconds")
+        for point in d["metrics"]["curve"]:
+            point.pop("wall_seconds")
+        out[f.name] = d
+    for name in ("claims.json", "claims.md", "summary.json", "claims.csv"):
+        out[name] = (root / name).read_text()
+    for f in sorted((root / "figures").glob("*.csv")):
+        out[f.name] = f.read_text()
+    return out
+
+
+def test_a_time_limited_reproduction_resumed_until_done_equals_one_built_in_one_go(
+    quick_store, tmp_path
+):
+    """Slices of a few seconds each, each resuming where the last stopped, until the store is
+    complete: bit-identical to the store built in one go (same machine)."""
+    one_go, first = quick_store
+    root = tmp_path / "sliced"
+    trained, partial = [], False
+    for limit in (0.1, 0.1, 0.1, *[0.5] * 10):  # minutes: short slices, then longer ones
+        out = reproduce(
+            ALL, seeds=2, jobs=2, quick=True, root=root, progress=False, time_limit=limit
+        )
+        trained.append(out["trained_now"])
+        if out["remaining"]["complete"]:
+            break
+        total = out["remaining"]["total"]
+        partial |= 0 < total["current"] < total["needed"]
+        claims = json.loads((root / "claims.json").read_text())
+        assert claims["store"]["complete"] is False  # a part-rebuilt store says so
+    assert out["remaining"]["complete"] and partial and len(trained) >= 2, trained
+    assert sum(trained) == first["runs"]
+    sliced, whole = _numbers(root), _numbers(one_go)
+    assert sliced.keys() == whole.keys()
+    assert [k for k in whole if sliced[k] != whole[k]] == []
+    again = reproduce(ALL, seeds=2, jobs=2, quick=True, root=root, progress=False, time_limit=0)
+    assert again["trained_now"] == 0 and _numbers(root) == _numbers(one_go)
+
+
+def test_time_limit_zero_on_the_committed_store_trains_nothing_and_changes_no_file(tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(COMMITTED, root)
+    out = reproduce(ALL, seeds=5, root=root, progress=False, time_limit=0)
+    assert out["trained_now"] == 0 and out["remaining"]["complete"]
+    for f in sorted(COMMITTED.rglob("*")):
+        if f.is_file():
+            copy = root / f.relative_to(COMMITTED)
+            assert copy.read_bytes() == f.read_bytes(), f"redrawing changed {f.name}"
+    extra = {p.relative_to(root) for p in root.rglob("*")} - {
+        p.relative_to(COMMITTED) for p in COMMITTED.rglob("*")
+    }
+    assert not extra, f"redrawing wrote new files: {sorted(extra)[:3]}"
+
+
 def test_stored_runs_are_not_redone(quick_store):
     root, _ = quick_store
     again = reproduce(("fig3",), seeds=2, jobs=1, quick=True, root=root, progress=False)
@@ -132,23 +193,36 @@ def _committed_runs():
     return sorted((COMMITTED / "runs").glob("*.json"))
 
 
-def test_committed_results_match_their_names_and_are_current():
-    """Every committed run is the cell its name promises and was made by the current code
-    (else `python -m dnt reproduce` must be run and its results committed)."""
+def test_committed_results_match_their_names_and_every_shown_number_is_current_or_marked():
+    """Every committed run is the cell its name promises. The store may be part-rebuilt, but
+    then it says so: claims.json and summary.json record the store's completeness exactly as
+    the store has it, every claim row drawn from fewer current seeds than needed carries a mark
+    (pending where it cannot be judged), and a complete store was drawn from current runs only
+    (``reproduce status --require-complete`` tells whether it is complete)."""
+    from dnt.repro.status import completeness
+
     files = _committed_runs()
     assert files, "results/runs holds no committed results"
     store = ResultStore(COMMITTED)
-    stale = []
     for f in files:
         d = json.loads(f.read_text())
         tc = TrainConfig(algo=d["algo"], **d["train"])
         cell = Cell(SystemConfig.from_dict(d["config"]), tc, d["seed"])
         assert cell.filename() == f.name, f.name
-        if store.run_status(cell) != "current":
-            stale.append(f.name)
-    assert not stale, f"{len(stale)} committed runs are stale, e.g. {stale[:3]}"
+    state = completeness(ALL, 5, False, store)
     summary = json.loads((COMMITTED / "summary.json").read_text())
-    assert summary["code_versions"] == [code_version()] and not summary["stale"]
+    table = json.loads((COMMITTED / "claims.json").read_text())
+    assert summary["store"] == state and table["store"] == state
+    for row in table["claims"]:
+        if row["figure"] == "Fig. 2":
+            continue
+        short = row["seeds_current"] != row["seeds_needed"]
+        assert bool(row["mark"]) == short, row["id"]
+        if min(row["seeds_current"]) < 2:
+            assert row["direction"] == "pending", row["id"]
+    if state["complete"]:
+        assert summary["code_versions"] == [code_version()] and not summary["stale"]
+        assert table["code_versions"] == [code_version()] and not table["stale_runs"]
 
 
 def test_rerunning_a_committed_cell_meets_the_determinism_contract():

@@ -162,8 +162,14 @@ def test_the_registry_names_what_the_paper_leaves_out():
         "twin training",
     } == set(UNSTATED)
     assert all(isinstance(v, str) and v for v in UNSTATED.values())
-    assert DIRECTIONS == ("reproduced", "opposite", "inconclusive", "none claimed")
-    assert MAGNITUDES == ("reproduced", "not reproduced", "not comparable", "none claimed")
+    assert DIRECTIONS == ("reproduced", "opposite", "inconclusive", "none claimed", "pending")
+    assert MAGNITUDES == (
+        "reproduced",
+        "not reproduced",
+        "not comparable",
+        "none claimed",
+        "pending",
+    )
 
 
 def test_an_unbounded_interval_never_reproduces_a_magnitude():

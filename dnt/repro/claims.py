@@ -4,10 +4,12 @@ each VDN-vs-IQL comparison, the probability of improvement."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from dnt.repro.claims_text import claims_markdown
 from dnt.repro.intervals import (
     Estimate,
     diff_interval,
@@ -15,7 +17,15 @@ from dnt.repro.intervals import (
     mean_interval,
     probability_of_improvement,
 )
-from dnt.repro.specs import EPS_VALUES, USER_VALUES, Cell, figure_cells, figure_configs
+from dnt.repro.specs import (
+    CLAIM_EPS,
+    CLAIM_USERS,
+    EPS_VALUES,
+    USER_VALUES,
+    Cell,
+    figure_cells,
+    figure_configs,
+)
 from dnt.repro.verdicts import UNSTATED, judge
 
 __all__ = ["claims", "claims_markdown", "collect", "sweep_arrays"]
@@ -24,30 +34,44 @@ __all__ = ["claims", "claims_markdown", "collect", "sweep_arrays"]
 def collect(
     fig: str, seeds: int, quick: bool, runs: dict[str, Any], cells: dict[str, Cell]
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Stored metrics of a figure's cells: {algo: {config hash: [metrics per seed]}}."""
+    """Stored metrics of a figure's cells: {algo: {config hash: [metrics per seed]}}, seeds in
+    order. A cell absent from ``runs`` (a part-rebuilt store) is skipped."""
     out: dict[str, dict[str, list[dict[str, Any]]]] = {"vdn": {}, "iql": {}}
     for c in figure_cells(fig, seeds, quick):
-        m = runs[c.filename()]["metrics"]
-        out[c.algo].setdefault(c.cfg.config_hash(), []).append(m)
+        run = runs.get(c.filename())
+        if run is not None:
+            out[c.algo].setdefault(c.cfg.config_hash(), []).append(run["metrics"])
     return out
 
 
-def sweep_arrays(fig: str, seeds: int, quick: bool, runs, cells, base):
-    """(methods, baselines) arrays for Figs. 4 and 5: per-user DNT error and data rate."""
+def sweep_arrays(
+    fig: str,
+    seeds: int,
+    quick: bool,
+    runs: dict[str, Any],
+    cells: dict[str, Cell],
+    base: dict[str, Any],
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
+    """(methods, baselines) arrays for Figs. 4 and 5: per-user DNT error and data rate.
+    ``methods[label][metric]`` is (seeds, configs), row = the cell's seed, NaN where the run is
+    absent from ``runs``; ``baselines[name][metric]`` is (configs,)."""
     cfgs = figure_configs(fig)
-    col = collect(fig, seeds, quick, runs, cells)
-    methods = {}
-    for algo, label in (("vdn", "VDN"), ("iql", "IQL")):
-        err = np.array(
-            [[m["final"]["dnt_error"] for m in col[algo][c.config_hash()]] for c in cfgs]
-        ).T
-        rate = np.array(
-            [
-                [m["final"]["sum_rate"] / c.num_users for m in col[algo][c.config_hash()]]
-                for c in cfgs
-            ]
-        ).T
-        methods[label] = {"dnt_error": err, "rate": rate}
+    where = {c.config_hash(): j for j, c in enumerate(cfgs)}
+    # (configs, seeds) transposed: the layout (and so the sums) of the arrays read before
+    arrays = {
+        algo: {k: np.full((len(cfgs), seeds), np.nan) for k in ("dnt_error", "rate")}
+        for algo in ("vdn", "iql")
+    }
+    for c in figure_cells(fig, seeds, quick):
+        run = runs.get(c.filename())
+        if run is not None:
+            final, j = run["metrics"]["final"], where[c.cfg.config_hash()]
+            arrays[c.algo]["dnt_error"][j, c.seed] = final["dnt_error"]
+            arrays[c.algo]["rate"][j, c.seed] = final["sum_rate"] / c.cfg.num_users
+    methods = {
+        label: {k: a.T for k, a in arrays[algo].items()}
+        for algo, label in (("vdn", "VDN"), ("iql", "IQL"))
+    }
     names = list(base[cfgs[0].config_hash()])
     baselines = {
         n: {
@@ -70,28 +94,65 @@ def _fmt(est: Estimate, unit: str = "") -> str:
     return f"{est.value:.3g}{unit} [{est.low:.3g}, {est.high:.3g}]"
 
 
+def _counts(groups: dict[str, np.ndarray], need: int) -> str:
+    return ", ".join(f"{label}: {v.size} of {need}" for label, v in groups.items())
+
+
 def _row(
     cid: str,
     figure: str,
     claim: str,
     paper_text: str,
-    est: Estimate | None,
+    interval: Callable[[np.ndarray, np.ndarray], Estimate] | None,
     sign: int,
     how: str,
     paper: float | None = None,
     depends_on: tuple[str, ...] = (),
     unit: str = "",
-    pair: tuple[np.ndarray, np.ndarray] | None = None,
+    groups: dict[str, np.ndarray] | None = None,
+    vs_iql: bool = False,
+    seeds: int = 0,
     unstated: dict[str, str] = UNSTATED,
+    describe: Callable[[Estimate], str] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """One claim row: the estimate, both verdict parts and, for a VDN-vs-IQL ``pair`` (VDN's
-    and IQL's per-seed values), the probability that VDN beats IQL in the claimed direction
-    (``sign``). ``values`` (per-seed values by label) defaults to the pair's."""
-    poi = None if pair is None else probability_of_improvement(sign * pair[0], sign * pair[1])
-    named = extra.pop("values", None) or ({"VDN": pair[0], "IQL": pair[1]} if pair else {})
-    values = {k: [float(x) for x in v] for k, v in named.items()}
-    text = extra.pop("text", None) or ("" if est is None else _fmt(est, unit))
+    """One claim row from the per-seed values of its two compared ``groups`` (label -> values,
+    NaN for a seed whose run is absent; a's first): ``interval(a, b)``, both verdict parts and,
+    for a VDN-vs-IQL comparison (``vs_iql``), the probability that VDN beats IQL in the
+    claimed direction (``sign``). A group with fewer than 2 present seeds leaves the row
+    *pending*: no estimate, no verdict. ``describe(estimate)`` gives the text (default: the
+    estimate); ``mark`` names the seed counts when some of the ``seeds`` per group are absent."""
+    named = {k: np.asarray(v, dtype=float) for k, v in (groups or {}).items()}
+    named = {k: v[~np.isnan(v)] for k, v in named.items()}
+    short = {k: v for k, v in named.items() if v.size < 2}
+    complete = all(v.size == seeds for v in named.values())
+    out = {
+        "values": {k: [float(x) for x in v] for k, v in named.items()},
+        "seeds_per_method": [v.size for v in named.values()],
+        "seeds_current": [v.size for v in named.values()],
+        "seeds_needed": [seeds] * len(named),
+        "mark": "" if complete else _counts(named, seeds) + " seeds",
+    }
+    est = poi = None
+    if short:
+        why = "fewer than 2 current seeds; " + _counts(short, seeds)
+        verdict = judge(None, sign, paper, depends_on, unstated) | {
+            "direction": "pending",
+            "direction_why": why,
+            "magnitude": "pending",
+            "magnitude_why": why,
+        }
+        text = f"pending ({why})"
+    else:
+        a, b = [*named.values(), None, None][:2]
+        est = None if interval is None else interval(a, b)
+        if vs_iql:
+            poi = probability_of_improvement(sign * a, sign * b)
+        verdict = judge(est, sign, paper, depends_on, unstated)
+        text = extra.pop("text", None) or (
+            "" if est is None else describe(est) if describe else _fmt(est, unit)
+        )
+    extra.pop("text", None)
     return {
         "id": cid,
         "figure": figure,
@@ -103,12 +164,17 @@ def _row(
         "estimate": None if est is None else est.to_dict(),
         "text": text,
         "poi": None if poi is None else poi.to_dict(),
-        "values": values,
-        "seeds_per_method": [len(v) for v in values.values()],
-        **judge(est, sign, paper, depends_on, unstated),
+        **out,
+        **verdict,
         "how": how,
         **extra,
     }
+
+
+def _mean(x: np.ndarray) -> dict[str, Any] | None:
+    """A method's mean with its t interval, over its present seeds (None below 2)."""
+    x = x[~np.isnan(x)]
+    return mean_interval(x).to_dict() if x.size >= 2 else None
 
 
 def claims(
@@ -122,50 +188,56 @@ def claims(
     unstated: dict[str, str] = UNSTATED,
 ) -> dict[str, Any]:
     """Each claim of Section V as rows of measured effects with both verdict parts; ``unstated``
-    is the list of values the paper does not state (tests change it to flip dependencies)."""
+    is the list of values the paper does not state (tests change it to flip dependencies).
+    ``runs`` holds the usable runs by file name; a cell absent from it (a part-rebuilt store)
+    is left out of its row, which says so (``mark``) or, below 2 seeds a group, is pending."""
     out: list[dict[str, Any]] = []
     if seeds < 2:  # no interval over one seed: the table says so and judges nothing
         figs = ()
-    kw = {"unstated": unstated}
+    kw = {"unstated": unstated, "seeds": seeds}
     shown = [f for f in ("fig3", "fig4", "fig5", "fig6") if f in figs]
     reading = figure_configs(shown[0])[0].serve_condition if shown else None  # runs by config
     if "fig3" in figs:
         col = collect("fig3", seeds, quick, runs, cells)
-        (h,) = col["vdn"]
-        v = np.array([m["final"]["reward"] for m in col["vdn"][h]])
-        q = np.array([m["final"]["reward"] for m in col["iql"][h]])
-        g = gain_interval(v, q)
-        vm, qm = mean_interval(v), mean_interval(q)
-        curves_v = np.array([[r["eval_reward"] for r in m["curve"]] for m in col["vdn"][h]])
-        curves_q = np.array([[r["eval_reward"] for r in m["curve"]] for m in col["iql"][h]])
-        with np.errstate(divide="ignore", invalid="ignore"):  # "up to": the largest gain
-            per_eval = 100 * (curves_v.mean(0) - curves_q.mean(0)) / np.abs(curves_q.mean(0))
-        defined = per_eval[np.isfinite(per_eval)]
-        best = float(defined.max()) if defined.size else None
+        h = figure_configs("fig3")[0].config_hash()
+        vdn, iql = col["vdn"].get(h, []), col["iql"].get(h, [])
+        v = np.array([m["final"]["reward"] for m in vdn], dtype=float)
+        q = np.array([m["final"]["reward"] for m in iql], dtype=float)
+        best = None
+        if v.size >= 2 and q.size >= 2:
+            curves_v = np.array([[r["eval_reward"] for r in m["curve"]] for m in vdn])
+            curves_q = np.array([[r["eval_reward"] for r in m["curve"]] for m in iql])
+            with np.errstate(divide="ignore", invalid="ignore"):  # "up to": the largest gain
+                per_eval = 100 * (curves_v.mean(0) - curves_q.mean(0)) / np.abs(curves_q.mean(0))
+            defined = per_eval[np.isfinite(per_eval)]
+            best = float(defined.max()) if defined.size else None
         out.append(
             _row(
                 "fig3-gain",
                 "Fig. 3",
                 "VDN improves the reward (the weighted sum of eq. 16) over IQL by up to 28.96%",
                 "+28.96%",
-                g,
+                gain_interval,
                 1,
                 "gain = 100 (R_VDN - R_IQL) / |R_IQL| of the final greedy evaluation reward per "
                 "slot (eps = 0.3, N = 12)",
                 28.96,
                 REWARD_DEPS,
                 "%",
-                (v, q),
-                text=f"{_fmt(g, '%')}; VDN {_fmt(vm)}, IQL {_fmt(qm)}",
-                vdn=vm.to_dict(),
-                iql=qm.to_dict(),
+                {"VDN": v, "IQL": q},
+                True,
+                describe=lambda g: (
+                    f"{_fmt(g, '%')}; VDN {_fmt(mean_interval(v))}, IQL {_fmt(mean_interval(q))}"
+                ),
+                vdn=_mean(v),
+                iql=_mean(q),
                 max_over_evaluations_gain_pct=best,
                 **kw,
             )
         )
     if "fig4" in figs:
         methods, _ = sweep_arrays("fig4", seeds, quick, runs, cells, base)
-        i8, i99 = EPS_VALUES.index(0.8), EPS_VALUES.index(0.99)
+        i8, i99 = (EPS_VALUES.index(e) for e in CLAIM_EPS)
         rv, rq = methods["VDN"]["rate"][:, i8], methods["IQL"]["rate"][:, i8]
         ev, eq = methods["VDN"]["dnt_error"][:, i8], methods["IQL"]["dnt_error"][:, i8]
         how = "per-user data rate and DNT error of the final greedy evaluation, eps = 0.8, N = 9"
@@ -175,13 +247,14 @@ def claims(
                 "Fig. 4",
                 "at eps = 0.8 VDN's average data rate is 31.79% higher than IQL's",
                 "+31.79%",
-                gain_interval(rv, rq),
+                gain_interval,
                 1,
                 how + "; gain = 100 (rate_VDN - rate_IQL) / rate_IQL",
                 31.79,
                 REWARD_DEPS,
                 "%",
-                (rv, rq),
+                {"VDN": rv, "IQL": rq},
+                True,
                 **kw,
             )
         )
@@ -191,10 +264,11 @@ def claims(
                 "Fig. 4",
                 "at eps = 0.8 VDN's DNT error is higher than IQL's",
                 "VDN higher",
-                diff_interval(ev, eq),
+                diff_interval,
                 1,
                 how + "; VDN minus IQL",
-                pair=(ev, eq),
+                groups={"VDN": ev, "IQL": eq},
+                vs_iql=True,
                 **kw,
             )
         )
@@ -205,18 +279,18 @@ def claims(
                 "Fig. 4",
                 "IQL's average data rate falls as eps goes from 0.8 to 0.99",
                 "falls",
-                diff_interval(a, b),
+                diff_interval,
                 -1,
                 "IQL per-user rate at eps 0.99 minus at 0.8 (separate runs)",
-                values={"eps 0.99": a, "eps 0.8": b},
+                groups={"eps 0.99": a, "eps 0.8": b},
                 **kw,
             )
         )
     if "fig5" in figs:
         methods, _ = sweep_arrays("fig5", seeds, quick, runs, cells, base)
-        i12 = USER_VALUES.index(12)
-        rv, rq = methods["VDN"]["rate"][:, i12], methods["IQL"]["rate"][:, i12]
-        ev, eq = methods["VDN"]["dnt_error"][:, i12], methods["IQL"]["dnt_error"][:, i12]
+        first, last = (USER_VALUES.index(u) for u in CLAIM_USERS)
+        rv, rq = methods["VDN"]["rate"][:, last], methods["IQL"]["rate"][:, last]
+        ev, eq = methods["VDN"]["dnt_error"][:, last], methods["IQL"]["dnt_error"][:, last]
         how = "per-user data rate and DNT error of the final greedy evaluation, eps = 0.25, N = 12"
         out.append(
             _row(
@@ -224,13 +298,14 @@ def claims(
                 "Fig. 5",
                 "with 12 users VDN's data rate is 10.15% higher than IQL's",
                 "+10.15%",
-                gain_interval(rv, rq),
+                gain_interval,
                 1,
                 how + ", U = 12; gain = 100 (rate_VDN - rate_IQL) / rate_IQL",
                 10.15,
                 REWARD_DEPS,
                 "%",
-                (rv, rq),
+                {"VDN": rv, "IQL": rq},
+                True,
                 **kw,
             )
         )
@@ -240,12 +315,13 @@ def claims(
                 "Fig. 5",
                 "with 12 users VDN's DNT error is 0.2 higher than IQL's",
                 "+0.2",
-                diff_interval(ev, eq),
+                diff_interval,
                 1,
                 how + ", U = 12; VDN minus IQL",
                 0.2,
                 DNT_DEPS,
-                pair=(ev, eq),
+                groups={"VDN": ev, "IQL": eq},
+                vs_iql=True,
                 note="Fig. 6 claims the opposite order at the same settings (fig6-dnt-error)",
                 **kw,
             )
@@ -260,30 +336,34 @@ def claims(
                         "Fig. 5",
                         f"{label}'s {name} {word} as the number of users grows",
                         word,
-                        diff_interval(arr[:, -1], arr[:, 0]),
+                        diff_interval,
                         sign,
-                        f"{label}'s per-user {name} at U = {USER_VALUES[-1]} minus at "
-                        f"U = {USER_VALUES[0]} (separate runs)",
-                        values={"U = 12": arr[:, -1], "U = 6": arr[:, 0]},
+                        f"{label}'s per-user {name} at U = {CLAIM_USERS[1]} minus at "
+                        f"U = {CLAIM_USERS[0]} (separate runs)",
+                        groups={
+                            f"U = {CLAIM_USERS[1]}": arr[:, last],
+                            f"U = {CLAIM_USERS[0]}": arr[:, first],
+                        },
                         **kw,
                     )
                 )
     if "fig6" in figs:
         col = collect("fig6", seeds, quick, runs, cells)
-        (h,) = col["vdn"]
-        v = np.array([m["final"]["dnt_error"] for m in col["vdn"][h]])
-        q = np.array([m["final"]["dnt_error"] for m in col["iql"][h]])
+        h = figure_configs("fig6")[0].config_hash()
+        v = np.array([m["final"]["dnt_error"] for m in col["vdn"].get(h, [])], dtype=float)
+        q = np.array([m["final"]["dnt_error"] for m in col["iql"].get(h, [])], dtype=float)
         out.append(
             _row(
                 "fig6-dnt-error",
                 "Fig. 6",
                 "VDN keeps a smaller DNT error than IQL over the evaluation episodes",
                 "VDN lower",
-                diff_interval(v, q),
+                diff_interval,
                 -1,
                 "mean DNT error per user over every slot of every evaluation episode, "
                 "eps = 0.25, N = 12, U = 12; VDN minus IQL",
-                pair=(v, q),
+                groups={"VDN": v, "IQL": q},
+                vs_iql=True,
                 note="the same runs and measurement as fig5-u12-dnt, whose claim is the "
                 "opposite order: one measurement judges both",
                 **kw,
@@ -320,68 +400,16 @@ def claims(
     versions = {r["code_version"] for r in runs.values()}
     if fig2 is not None:
         versions.add(fig2["code_version"])
+    needed = {c.filename() for f in shown for c in figure_cells(f, seeds, quick)}
+    present = [runs[n] for n in needed if n in runs]
     return {
         "seeds": seeds,
         "quick": quick,
         "reading": reading,
         "code_versions": sorted(versions),
         "stale_runs": sum(bool(r.get("stale")) for r in runs.values()),
+        "runs_needed": len(needed),
+        "runs_current": sum(not r.get("stale") for r in present),
+        "runs_missing": len(needed) - len(present),
         "claims": out,
     }
-
-
-READING_NAMES = {"exactly_once": "printed", "at_most_once": "no user served twice"}
-
-
-def _poi_text(c: dict[str, Any]) -> str:
-    p = c["poi"]
-    return "" if p is None else f"{p['value']:.2f} [{p['low']:.2f}, {p['high']:.2f}]"
-
-
-def claims_markdown(table: dict[str, Any]) -> str:
-    """The claims table as Markdown."""
-    note = " (quick budget: not a result)" if table["quick"] else ""
-    reading = READING_NAMES.get(table.get("reading"), table.get("reading"))
-    lines = [
-        "# Claims of Section V, checked",
-        "",
-        f"{table['seeds']} seeds per setting{note}; "
-        + (f"eq. (16) read as: {reading}; " if reading else "")
-        + "code "
-        f"{', '.join(table['code_versions'])}. Intervals are 95%: Student-t for means, Welch "
-        "for differences, Fieller for percentage gains (their coverage at these seed counts "
-        "is simulated in the book). Direction: *reproduced* when the whole interval lies on "
-        "the claimed side of 0, *opposite* when it lies on the other side, *inconclusive* when "
-        "it contains 0; *detectable* is the smallest true effect the interval finds 80% of "
-        "the time. Magnitude: judged only when everything the paper's number depends on is "
-        "stated in the paper. P(VDN better): the probability of improvement (Agarwal et al. "
-        "2021) in the claimed direction (rliable), with a seeded percentile bootstrap interval.",
-        "",
-    ]
-    if table.get("stale_runs"):
-        lines += [
-            f"**Stale**: {table['stale_runs']} of the runs behind this table were made by older "
-            "code than the current one (reused with `--allow-stale`); rerun `python -m dnt "
-            "reproduce` to retrain them.",
-            "",
-        ]
-    if table["seeds"] < 2:
-        lines += ["With fewer than 2 seeds there is no interval, so no claim is judged.", ""]
-    lines += [
-        "| figure | claim | paper | ours [95% CI] | direction | detectable | magnitude "
-        "| P(VDN better) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for c in table["claims"]:
-        det = "" if c["detectable"] is None else f"{c['detectable']:.3g}"
-        mag = c["magnitude"] + (f" ({c['magnitude_why']})" if c["unstated"] else "")
-        lines.append(
-            f"| {c['figure']} | {c['claim']} | {c['paper']} | {c['text']} | "
-            f"**{c['direction']}** | {det} | {mag} | {_poi_text(c)} |"
-        )
-    lines += ["", "How each number was computed:", ""]
-    for c in table["claims"]:
-        extra = f" Note: {c['note']}." if c.get("note") else ""
-        seeds = "/".join(map(str, c.get("seeds_per_method", [])))
-        lines.append(f"- `{c['id']}`: {c['how']}; seeds {seeds or 'n/a'}.{extra}")
-    return "\n".join(lines) + "\n"

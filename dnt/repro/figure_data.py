@@ -7,7 +7,8 @@ could drift from the picture). One tidy table per figure, one row per drawn poin
 * ``panel``: the axes the point is on (e.g. ``"DNT error"``, ``"user 2"``);
 * ``series``: the line or marker set (a method, a rule, ``"true"``/``"predicted"``);
 * ``x``, ``y``: the point; ``low``, ``high``: its 95% interval where one is drawn (empty for a
-  single seed or a deterministic rule); ``seeds``: how many seeds the point averages;
+  single seed or a deterministic rule); ``seeds``: how many seeds the point averages (in a
+  part-rebuilt store, the seeds present, point by point);
 * ``point``: the point's position along its series (Fig. 2's time step).
 """
 
@@ -37,9 +38,10 @@ def record(
     y: Sequence[float] | np.ndarray,
     low: Sequence[float] | np.ndarray | None = None,
     high: Sequence[float] | np.ndarray | None = None,
-    seeds: int | None = None,
+    seeds: int | Sequence[int] | np.ndarray | None = None,
 ) -> None:
-    """Note on ``fig`` the points of one drawn series (arrays of equal length)."""
+    """Note on ``fig`` the points of one drawn series (arrays of equal length); ``seeds`` is
+    one count for every point or a count per point (a part-rebuilt store)."""
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float)
     lo = np.full(y.shape, np.nan) if low is None else np.asarray(low, dtype=float)
@@ -58,7 +60,10 @@ def record(
             "y": y,
             "low": lo,
             "high": hi,
-            "seeds": pd.array([seeds] * y.size, dtype="Int64"),
+            "seeds": pd.array(
+                [seeds] * y.size if seeds is None or np.ndim(seeds) == 0 else list(seeds),
+                dtype="Int64",
+            ),
         }
     )
     if not hasattr(fig, "dnt_series"):

@@ -10,17 +10,20 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, Rectangle
 
 from dnt._io import atomic_write
 from dnt.repro.claims import collect, sweep_arrays
 from dnt.repro.figure_data import figure_frame, record, write_csv
 from dnt.repro.intervals import mean_ci
-from dnt.repro.specs import EPS_VALUES, USER_VALUES, figure_cells
+from dnt.repro.specs import EPS_VALUES, USER_VALUES, figure_cells, figure_configs
 from dnt.repro.summary import REFERENCES
-from dnt.sim.config import SystemConfig
-from dnt.sim.twin import Predictor
-from dnt.sim.twin_data import history_windows
+from dnt.repro.system_figures import (
+    FIGURE_NAMES,
+    figure2,
+    network_figure,
+    one_step_predictions,
+    pending_figure,
+)
 
 __all__ = [
     "budget_figure",
@@ -32,60 +35,8 @@ __all__ = [
     "figure6",
     "network_figure",
     "one_step_predictions",
+    "pending_figure",
 ]
-
-
-def one_step_predictions(predictor: Predictor, trajectory: np.ndarray, k: int) -> np.ndarray:
-    """The twin's one-step predictions along one true trajectory (T, U, 2) -> (T-1, U, 2).
-
-    Prediction t uses the true states up to t (the twin kept in sync), as in Fig. 2.
-    """
-    hist, _ = history_windows(trajectory[None], k)
-    return np.asarray(predictor.predict(hist))
-
-
-def figure2(
-    trajectory: np.ndarray,
-    predicted: np.ndarray,
-    users: Sequence[int] = (1, 3, 6),
-    title: str | None = None,
-) -> Figure:
-    """Fig. 2: true and predicted trajectories of three users, each MSE in the legend.
-
-    ``trajectory`` (T, U, 2) true positions; ``predicted`` (T-1, U, 2) one-step predictions of
-    positions 1..T-1 (see :func:`one_step_predictions`). The MSE is averaged over the two
-    coordinates and the T-1 predictions, the normalisation of eq. (14). Users are 0-based; the
-    default (1, 3, 6) are the paper's users 2, 4 and 7.
-    """
-    trajectory = np.asarray(trajectory, dtype=float)
-    predicted = np.asarray(predicted, dtype=float)
-    if predicted.shape != (trajectory.shape[0] - 1, *trajectory.shape[1:]):
-        raise ValueError(
-            f"predicted has shape {predicted.shape}: must be (T-1, U, 2) for a trajectory of "
-            f"shape {trajectory.shape}"
-        )
-    u_n = trajectory.shape[1]
-    bad = [u for u in users if not 0 <= u < u_n]
-    if bad:
-        raise ValueError(f"users {bad} out of range: must be in [0, {u_n - 1}]")
-    # a bare Figure (no pyplot): works headless and displays in notebooks
-    fig = Figure(figsize=(3.2 * len(users), 3.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(users)))
-    for ax, u in zip(axes, users, strict=True):
-        mse = float(((predicted[:, u] - trajectory[1:, u]) ** 2).mean())
-        ax.plot(*trajectory[:, u].T, "-o", ms=3, color="C0", label="true")
-        ax.plot(*predicted[:, u].T, "--x", ms=5, color="C3", alpha=0.85, label="predicted")
-        record(fig, f"user {u + 1}", "true", *trajectory[:, u].T)
-        record(fig, f"user {u + 1}", "predicted", *predicted[:, u].T)
-        ax.plot(*trajectory[0, u], "s", color="k", ms=5, label="start")
-        ax.set_title(f"user {u + 1}: MSE {mse:.3f}", fontsize="medium")
-        ax.set_xlabel("x")
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.margins(0.15)
-    axes[0].set_ylabel("y")
-    axes[0].legend(fontsize="small")
-    fig.suptitle(title or "One-step twin predictions along a test trajectory")
-    return fig
 
 
 def _references(ax, references: dict[str, float] | None, panel: str = "") -> None:
@@ -113,7 +64,8 @@ def figure3(
     """Fig. 3: average reward along training for each method, mean and 95% Student-t band over
     seeds, with the rules and the one-slot optimiser as horizontal references.
 
-    ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, evaluations); ``x`` gives
+    ``curves`` maps a label (e.g. "VDN", "IQL") to an array (seeds, evaluations; no seed: a
+    method left out that keeps its colour); ``x`` gives
     the gradient steps of the evaluations (default 1, 2, ...); ``references`` maps a name to a
     reward.
     """
@@ -123,6 +75,8 @@ def figure3(
     ax = fig.subplots()
     for i, (label, values) in enumerate(curves.items()):
         v = np.atleast_2d(np.asarray(values, dtype=float))
+        if v.shape[0] == 0:  # no seed of this method: nothing drawn, its colour kept
+            continue
         xs = np.arange(1, v.shape[1] + 1) if x is None else np.asarray(x)
         mean, low, high = mean_ci(v)
         ax.plot(xs, mean, color=f"C{i}", label=f"{label} (mean of {v.shape[0]} seeds)")
@@ -170,10 +124,11 @@ def budget_figure(
         g = np.array([r["gradient_steps"] for r in rows], dtype=float)
         m = np.array([r["reward"] for r in rows])
         ci = np.array([r["reward_ci"] for r in rows]).T
+        n = [r.get("seeds") for r in rows]
         ax.errorbar(
             g, m, yerr=[m - ci[0], ci[1] - m], fmt="o-", color=f"C{i}", capsize=3, label=label
         )
-        record(fig, "reward", label, g, m, ci[0], ci[1], rows[0].get("seeds"))
+        record(fig, "reward", label, g, m, *_interval(ci[0], ci[1], n), n)
         if literal and label in literal:
             r = literal[label]
             ax.errorbar(
@@ -192,8 +147,7 @@ def budget_figure(
                 f"{label}, paper-literal 75 epochs",
                 [r["gradient_steps"]],
                 [r["reward"]],
-                [r["reward_ci"][0]],
-                [r["reward_ci"][1]],
+                *_interval([r["reward_ci"][0]], [r["reward_ci"][1]], [r.get("seeds")]),
                 r.get("seeds"),
             )
     if chosen is not None:
@@ -209,6 +163,23 @@ def budget_figure(
     return fig
 
 
+def _interval(
+    low: Sequence[float] | np.ndarray, high: Sequence[float] | np.ndarray, seeds: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``low`` and ``high`` as recorded: none (NaN) at a point of fewer than 2 seeds."""
+    few = np.array([n is not None and n < 2 for n in seeds])
+    return (
+        np.where(few, np.nan, np.asarray(low, dtype=float)),
+        np.where(few, np.nan, np.asarray(high, dtype=float)),
+    )
+
+
+def _seed_label(n: np.ndarray) -> str:
+    """The seeds of a series' points: "5 seeds", or "3-5 seeds" when they differ."""
+    lo, hi = int(n.min()), int(n.max())
+    return f"{hi} seeds" if lo == hi else f"{lo}-{hi} seeds"
+
+
 def _sweep(
     x: Sequence[float],
     methods: dict[str, dict[str, np.ndarray]],
@@ -218,17 +189,25 @@ def _sweep(
 ) -> Figure:
     """Two panels (average DNT error, average data rate per user) against a swept setting.
 
-    ``methods[label][metric]`` is (seeds, len(x)): mean and 95% Student-t interval are drawn;
-    ``baselines[label][metric]`` is (len(x),) (deterministic policies), drawn dashed.
+    ``methods[label][metric]`` is (seeds, len(x)): mean and 95% Student-t interval are drawn,
+    over the seeds present at each point (NaN: a missing seed; a point without any is not
+    drawn, a method without any point is left out); ``baselines[label][metric]`` is (len(x),)
+    (deterministic policies), drawn dashed.
     """
     fig = Figure(figsize=(10.0, 4.0), layout="constrained")
     axes = fig.subplots(1, 2)
     panels = (("dnt_error", "average DNT error per user"), ("rate", "average data rate per user"))
     for ax, (key, label) in zip(axes, panels, strict=True):
         for i, (name, res) in enumerate(methods.items()):
-            mean, low, high = mean_ci(res[key])
-            n = np.atleast_2d(res[key]).shape[0]
-            record(fig, label, name, x, mean, low, high, n)
+            v = np.atleast_2d(np.asarray(res[key], dtype=float))
+            n = (~np.isnan(v)).sum(axis=0)
+            if not n.any():
+                continue
+            mean, low, high = mean_ci(v)
+            if n.min() == v.shape[0]:  # every seed at every point
+                record(fig, label, name, x, mean, low, high, v.shape[0])
+            else:
+                record(fig, label, name, x, mean, *_interval(low, high, n.tolist()), n)
             ax.errorbar(
                 x,
                 mean,
@@ -236,7 +215,7 @@ def _sweep(
                 fmt="o-",
                 color=f"C{i}",
                 capsize=3,
-                label=f"{name} ({n} seeds, 95% CI)",
+                label=f"{name} ({_seed_label(n)}, 95% CI)",
             )
         for j, (name, res) in enumerate(baselines.items()):
             ax.plot(x, res[key], ls="--", marker=".", color=f"C{j + 2}", alpha=0.8, label=name)
@@ -288,14 +267,16 @@ def figure6(methods: dict[str, dict[str, np.ndarray]], note: str = "") -> Figure
 
     ``methods[label]["updates"]`` and ``["dnt_error"]`` are (seeds, T): each seed's value per
     slot, averaged over every evaluation episode (the paper shows one episode; one episode of
-    16 would be a sample of one); mean and 95% Student-t band over seeds. ``note`` is
-    appended to the title.
+    16 would be a sample of one); mean and 95% Student-t band over seeds (a method of no
+    seed is left out and keeps its colour). ``note`` is appended to the title.
     """
     fig = Figure(figsize=(6.4, 5.2), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     for i, (name, res) in enumerate(methods.items()):
         for ax, key in ((ax1, "updates"), (ax2, "dnt_error")):
             v = np.atleast_2d(np.asarray(res[key], dtype=float))
+            if v.shape[0] == 0:  # no seed of this method: nothing drawn, its colour kept
+                continue
             t = np.arange(1, v.shape[1] + 1)
             mean, low, high = mean_ci(v)
             ax.plot(t, mean, "o-", ms=3, color=f"C{i}", label=f"{name} ({v.shape[0]} seeds)")
@@ -315,31 +296,35 @@ def figure6(methods: dict[str, dict[str, np.ndarray]], note: str = "") -> Figure
     return fig
 
 
-def network_figure(
-    cfg: SystemConfig, user_pos: np.ndarray | None = None, title: str | None = None
-) -> Figure:
-    """The network of Section V-A: area, BSs with coverage discs, the cloud server, users."""
-    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
-    ax = fig.subplots()
-    (x0, x1), (y0, y1) = cfg.area_x, cfg.area_y
-    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.0, color="0.3"))
-    for m, (bx, by) in enumerate(cfg.bs_positions):
-        ax.add_patch(Circle((bx, by), cfg.coverage_radius, color=f"C{m}", alpha=0.12))
-        ax.plot(bx, by, "^", color=f"C{m}", ms=10, label=f"BS {m}")
-    ax.plot(*cfg.cloud_position, "s", color="k", ms=9, label="cloud server")
-    if user_pos is not None:
-        ax.plot(*np.asarray(user_pos).T, "o", color="0.2", ms=4, label="users")
-    ax.set_xlim(x0 - 10, x1 + 10)
-    ax.set_ylim(y0 - 10, y1 + 10)
-    ax.set_aspect("equal")
-    fig.legend(fontsize="x-small", loc="outside lower center", ncol=6)
-    ax.set_title(title or "Network: 3 BSs, coverage radius 60, cloud at (0, 50)")
-    return fig
+def _marks(needed: list[Any], runs: dict[str, Any]) -> str:
+    """A title's marks: how many of the figure's runs are current when not all are, and
+    whether any run drawn is stale (made by older code, reused)."""
+    own = [runs[c.filename()] for c in needed if c.filename() in runs]
+    current = sum(not r.get("stale") for r in own)
+    count = f" [{current} of {len(needed)} runs current]" if current < len(needed) else ""
+    return count + (" [STALE: made by older code]" if any(r.get("stale") for r in own) else "")
+
+
+def _by_method(fig: str, seeds: int, quick: bool, runs, cells) -> dict[str, list[dict]]:
+    """The metrics of a one-setting figure's present runs per method label (a method without
+    any: an empty list, so that each method keeps its colour)."""
+    col = collect(fig, seeds, quick, runs, cells)
+    h = figure_configs(fig)[0].config_hash()
+    return {label: col[a].get(h, []) for a, label in (("vdn", "VDN"), ("iql", "IQL"))}
+
+
+def _stack(rows: list[list[float]], width: int) -> np.ndarray:
+    """Per-seed series as a (seeds, width) array; no seed: (0, width)."""
+    return np.array(rows) if rows else np.empty((0, width))
 
 
 def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path) -> list[Path]:
     """Draw each requested figure (and ``"budget"``) to ``folder`` as PNG and PDF, with a CSV of
-    the numbers drawn; returns the paths. A figure drawn from stale runs says so in its title."""
+    the numbers drawn; returns the paths. ``runs`` holds the usable runs by file name; a cell
+    absent from it is left out (each point averages the seeds present, and says how many), a
+    figure without any run (or the budget study without ``summ["budget_study"]``) is drawn
+    as a pending stand-in (:func:`pending_figure`), and a title says how many of the figure's
+    runs are current when not all are, and when any drawn run is stale."""
     written = []
     caption = f"{seeds} seeds{' (quick budget)' if quick else ''}"
     refs = None
@@ -349,9 +334,12 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path
     for fig in figs:
         if fig == "ablations":  # a table in the book, no figure
             continue
-        own = [runs[c.filename()] for c in figure_cells(fig, seeds, quick) if fig != "fig2"]
-        stale = " [STALE: made by older code]" if any(r.get("stale") for r in own) else ""
-        if fig == "fig2":
+        needed = [] if fig == "fig2" else figure_cells(fig, seeds, quick)
+        stale = _marks(needed, runs)
+        empty = needed and not any(c.filename() in runs for c in needed)
+        if empty or (fig == "budget" and "budget_study" not in (summ or {})):
+            f = pending_figure(f"{FIGURE_NAMES[fig]}: pending{stale}")
+        elif fig == "fig2":
             f = figure2(
                 np.array(fig2["trajectory"]),
                 np.array(fig2["predicted"]),
@@ -359,13 +347,13 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path
                 title="Fig. 2: GRU twin, one-step predictions on a test trajectory",
             )
         elif fig == "fig3":
-            col = collect("fig3", seeds, quick, runs, cells)
-            (h,) = col["vdn"]
+            found = _by_method("fig3", seeds, quick, runs, cells)
+            first = next(ms[0] for ms in found.values() if ms)
+            x = np.array([r["gradient_steps"] for r in first["curve"]])
             curves = {
-                label: np.array([[r["eval_reward"] for r in m["curve"]] for m in col[a][h]])
-                for a, label in (("vdn", "VDN"), ("iql", "IQL"))
+                label: _stack([[r["eval_reward"] for r in m["curve"]] for m in ms], x.size)
+                for label, ms in found.items()
             }
-            x = np.array([r["gradient_steps"] for r in col["vdn"][h][0]["curve"]])
             f = figure3(
                 curves,
                 x,
@@ -388,14 +376,14 @@ def draw_figures(figs, seeds, quick, runs, cells, base, fig2, summ, folder: Path
             else:
                 f = figure5(USER_VALUES, methods, baselines, stale)
         else:  # fig6
-            col = collect("fig6", seeds, quick, runs, cells)
-            (h,) = col["vdn"]
+            found = _by_method("fig6", seeds, quick, runs, cells)
+            slots = len(next(ms[0] for ms in found.values() if ms)["slot_mean"]["dnt_error"])
             methods = {
                 label: {
-                    "updates": np.array([m["slot_mean"]["updates_sent"] for m in col[a][h]]),
-                    "dnt_error": np.array([m["slot_mean"]["dnt_error"] for m in col[a][h]]),
+                    "updates": _stack([m["slot_mean"]["updates_sent"] for m in ms], slots),
+                    "dnt_error": _stack([m["slot_mean"]["dnt_error"] for m in ms], slots),
                 }
-                for a, label in (("vdn", "VDN"), ("iql", "IQL"))
+                for label, ms in found.items()
             }
             f = figure6(methods, stale)
         for ext in ("png", "pdf"):

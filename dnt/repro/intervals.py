@@ -84,14 +84,34 @@ def mean_ci(
     values: np.ndarray, confidence: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`mean_interval` elementwise: ``values`` (S, ...) one row per seed -> (mean, low,
-    high) arrays. With fewer than 2 seeds, or no spread, the interval is the mean itself."""
+    high) arrays. With fewer than 2 seeds, or no spread, the interval is the mean itself.
+
+    A NaN marks a missing seed (a part-rebuilt store): each column then gets the mean and the
+    Student-t interval of its own values with its own count; a column of one value gets the
+    value as its interval, a column of none NaN throughout."""
     _check_confidence(confidence)
     v = np.asarray(values, dtype=float)
+    if np.isnan(v).any():
+        return _nan_mean_ci(v, confidence)
     mean = v.mean(axis=0)
     n = v.shape[0]
     if n < 2:
         return mean, mean.copy(), mean.copy()
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * v.std(axis=0, ddof=1) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def _nan_mean_ci(v: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`mean_ci` of ``v`` (S, ...) whose NaNs are missing seeds, column by column."""
+    ok = ~np.isnan(v)
+    n = ok.sum(axis=0)
+    filled = np.where(ok, v, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # columns of 0 or 1 values
+        mean = np.where(n > 0, filled.sum(axis=0) / n, np.nan)
+        dev = np.where(ok, v - mean, 0.0)
+        sd = np.sqrt((dev**2).sum(axis=0) / (n - 1))
+        q = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
+        half = np.where(n > 1, q * sd / np.sqrt(n), 0.0)
     return mean, mean - half, mean + half
 
 

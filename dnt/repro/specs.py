@@ -19,6 +19,8 @@ __all__ = [
     "ABLATIONS",
     "ABLATION_SEEDS",
     "BUDGETS",
+    "CLAIM_EPS",
+    "CLAIM_USERS",
     "EPS_VALUES",
     "FIGURES",
     "PAPER_LITERAL",
@@ -41,6 +43,11 @@ FIGURES = ("fig2", "fig3", "fig4", "fig5", "fig6")
 EPS_VALUES = (0.1, 0.3, 0.5, 0.8, 0.9, 0.99)
 #: Fig. 5: numbers of users (four values including 12).
 USER_VALUES = (6, 8, 10, 12)
+#: The sweep points the claims read (:mod:`dnt.repro.claims`): Fig. 4 at eps 0.8 (VDN against
+#: IQL) and 0.99 (IQL's rate falls), Fig. 5 at the first and last U (the trends; U = 12 against
+#: IQL). ``reproduce --time-limit`` trains these cells before the rest of each curve.
+CLAIM_EPS = (0.8, 0.99)
+CLAIM_USERS = (USER_VALUES[0], USER_VALUES[-1])
 #: --quick: a budget for tests and CI (same pipeline, tiny training).
 QUICK_TRAIN = {
     "gradient_steps": 40,

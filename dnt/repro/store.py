@@ -96,7 +96,10 @@ class ResultStore:
         )
         return d if ok else None
 
-    def save_run(self, cell: Cell, metrics: dict[str, Any]) -> None:
+    def save_run(self, cell: Cell, metrics: dict[str, Any], batch_seeds: int | None = None) -> None:
+        """Write a run; ``batch_seeds``: how many seeds trained side by side in its batch (its
+        ``metrics["train_wall_seconds"]`` is the batch's wall time), recorded under ``timing``
+        for the time estimates of :mod:`dnt.repro.status`."""
         data = {
             **cell.settings(),
             "algo": cell.algo,
@@ -104,6 +107,8 @@ class ResultStore:
             "code_version": self.version,
             "metrics": metrics,
         }
+        if batch_seeds is not None:
+            data["timing"] = {"batch_seeds": int(batch_seeds)}
         atomic_write_json(self.run_path(cell), data)
 
     def baseline_path(self, cfg: SystemConfig, episodes: int) -> Path:

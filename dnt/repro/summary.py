@@ -11,7 +11,7 @@ import numpy as np
 from dnt.repro.intervals import mean_ci
 from dnt.repro.specs import budget_cells, chosen_budget, figure_cells, figure_configs
 
-__all__ = ["REFERENCES", "learner_targets", "method_row", "summary"]
+__all__ = ["METRICS", "REFERENCES", "learner_targets", "method_row", "summary"]
 
 #: The rules a learned BS could express, the threshold rule and the one-slot optimiser, as drawn
 #: next to the learners (labels for figures).
@@ -23,9 +23,20 @@ REFERENCES = {
 }
 
 
-def method_row(finals: list[dict[str, Any]], stale: bool = False) -> dict[str, Any]:
+#: The numbers of a method's row (None in a pending row).
+METRICS = ("reward", "reward_ci", "sum_rate", "dnt_error", "updates_per_slot")
+
+
+def method_row(
+    finals: list[dict[str, Any]], stale: bool = False, needed: int | None = None
+) -> dict[str, Any]:
     """A learned method's row from the final evaluations of its seeds: mean reward with a 95%
-    Student-t interval over seeds, mean sum rate and DNT error, and the seed count."""
+    Student-t interval over seeds, mean sum rate and DNT error, and the seed count (and
+    ``seeds_needed`` when ``needed`` is given). With no seed at all the row is *pending*: its
+    numbers are None."""
+    if not finals:
+        row: dict[str, Any] = dict.fromkeys(METRICS) | {"seeds": 0, "pending": True}
+        return row | ({"seeds_needed": needed} if needed is not None else {})
     rew = np.array([f["reward"] for f in finals])
     mean, lo, hi = mean_ci(rew[:, None])
     row = {
@@ -36,25 +47,28 @@ def method_row(finals: list[dict[str, Any]], stale: bool = False) -> dict[str, A
         "updates_per_slot": float(np.mean([f["updates_per_slot"] for f in finals])),
         "seeds": len(finals),
     }
+    row |= {"seeds_needed": needed} if needed is not None else {}
     return row | ({"stale": True} if stale else {})
 
 
 def _rows(cells, runs) -> tuple[list[dict[str, Any]], bool]:
-    found = [runs[c.filename()] for c in cells]
+    """The final evaluations of the ``cells`` present in ``runs``, and whether any is stale."""
+    found = [runs[c.filename()] for c in cells if c.filename() in runs]
     return [r["metrics"]["final"] for r in found], any(r.get("stale") for r in found)
 
 
 def summary(seeds: int, quick: bool, runs: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    """The summary from the store's runs (by file name; Fig. 3's and the budget study's cells)
-    and baselines (by config hash). Baselines are deterministic: their interval is a point and
-    ``seeds`` is 1."""
+    """The summary from the store's usable runs (by file name; Fig. 3's and the budget study's
+    cells) and baselines (by config hash). Baselines are deterministic: their interval is a
+    point and ``seeds`` is 1. A learned row averages the seeds present in ``runs`` (a
+    part-rebuilt store) and records ``seeds_needed``; the budget study is written when each of
+    its rows has a seed."""
     cfg = figure_configs("fig3")[0]
     methods: dict[str, Any] = {}
     for algo in ("vdn", "iql"):
-        finals, stale = _rows(
-            [c for c in figure_cells("fig3", seeds, quick) if c.algo == algo], runs
-        )
-        methods[algo.upper()] = method_row(finals, stale)
+        cells = [c for c in figure_cells("fig3", seeds, quick) if c.algo == algo]
+        finals, stale = _rows(cells, runs)
+        methods[algo.upper()] = method_row(finals, stale, len(cells))
     for name, res in base[cfg.config_hash()].items():
         methods[name] = {
             "reward": res["reward"],
@@ -66,14 +80,15 @@ def summary(seeds: int, quick: bool, runs: dict[str, Any], base: dict[str, Any])
         }
     oracle = methods["myopic_oracle"]["reward"]
     for row in methods.values():
-        row["percent_of_oracle"] = 100 * row["reward"] / oracle
+        if not row.get("pending"):
+            row["percent_of_oracle"] = 100 * row["reward"] / oracle
     out: dict[str, Any] = {
         "seeds": seeds,
         "quick": quick,
         "fig3": {"config": cfg.to_dict(), "methods": methods},
     }
     study = budget_cells(seeds, quick)
-    if all(c.filename() in runs for cs in study.values() for c in cs):
+    if all(any(c.filename() in runs for c in cs) for cs in study.values()):
         budget: dict[str, Any] = {"chosen_gradient_steps": chosen_budget(quick)}
         for algo in ("vdn", "iql"):
             rows = []
@@ -81,7 +96,8 @@ def summary(seeds: int, quick: bool, runs: dict[str, Any], base: dict[str, Any])
                 if a != algo:
                     continue
                 finals, stale = _rows(cells, runs)
-                row = {"gradient_steps": cells[0].tc.gradient_steps} | method_row(finals, stale)
+                row = {"gradient_steps": cells[0].tc.gradient_steps}
+                row |= method_row(finals, stale, len(cells))
                 if label == "paper-literal":
                     row["env_steps_per_update"] = cells[0].tc.env_steps_per_update
                     budget[f"{algo.upper()}_paper_literal"] = row
@@ -105,7 +121,9 @@ def learner_targets(
     vdn = m["VDN"]["reward"]
     out = []
 
-    def add(text: str, value: float, bar: float, stretch: bool = False) -> None:
+    def add(text: str, value: float | None, bar: float | None, stretch: bool = False) -> None:
+        if value is None or bar is None:  # a pending row (no current seed): nothing to compare
+            return
         out.append(
             {"target": text, "value": value, "bar": bar, "met": value >= bar, "stretch": stretch}
         )

@@ -32,8 +32,10 @@ UNSTATED: dict[str, str] = {
     "training": "the Q-learning settings Table II leaves out (network, budget, exploration)",
     "twin training": "the GRU twin's training settings",
 }
-DIRECTIONS = ("reproduced", "opposite", "inconclusive", "none claimed")
-MAGNITUDES = ("reproduced", "not reproduced", "not comparable", "none claimed")
+#: The verdicts of each part; "pending": a claim whose compared groups have fewer than 2 current
+#: seeds (a part-rebuilt store) is not judged (:mod:`dnt.repro.claims` sets it, not :func:`judge`).
+DIRECTIONS = ("reproduced", "opposite", "inconclusive", "none claimed", "pending")
+MAGNITUDES = ("reproduced", "not reproduced", "not comparable", "none claimed", "pending")
 
 
 def judge(

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NUMERIC_PATH", "atomic_write", "atomic_write_json", "code_version", "content_hash"]
+__all__ = [
+    "NUMERIC_PATH",
+    "atomic_write",
+    "atomic_write_json",
+    "code_version",
+    "content_hash",
+    "without_docstrings",
+]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -56,9 +63,8 @@ NUMERIC_PATH = ("sim", "rl", "baselines.py", "repro/executor.py")
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def _code_of(path: Path) -> str:
-    """A module's code without its docstrings and comments (its AST, unformatted)."""
-    tree = ast.parse(path.read_text())
+def without_docstrings(tree: ast.Module) -> ast.Module:
+    """``tree`` with every module, class and function docstring removed (in place)."""
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -69,7 +75,12 @@ def _code_of(path: Path) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return tree
+
+
+def _code_of(path: Path) -> str:
+    """A module's code without its docstrings and comments (its AST, unformatted)."""
+    return ast.dump(without_docstrings(ast.parse(path.read_text())))
 
 
 def code_version() -> str:

@@ -159,7 +159,7 @@ def cmd_status(args: argparse.Namespace, targets: tuple[str, ...]) -> int:
         targets,
         args.seeds,
         args.quick,
-        ResultStore(root),
+        ResultStore(root, quick=args.quick),
         args.jobs or 2,
         from_empty=args.from_empty,
     )

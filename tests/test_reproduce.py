@@ -128,7 +128,7 @@ def test_stored_runs_are_not_redone(quick_store):
 
 def test_a_mismatching_file_is_detected_and_redone(quick_store):
     root, _ = quick_store
-    store = ResultStore(root)
+    store = ResultStore(root, quick=True)
     cell = figure_cells("fig3", 2, True)[0]
     path = store.run_path(cell)
     data = json.loads(path.read_text())
@@ -163,8 +163,9 @@ def test_stale_runs_are_retrained_or_reused_with_a_visible_mark(tmp_path, monkey
     shutil.copytree(ROOT / "dnt", pkg, ignore=shutil.ignore_patterns("__pycache__"))
     (pkg / "rl" / "learner.py").write_text((pkg / "rl" / "learner.py").read_text() + "\nZ = 2\n")
     monkeypatch.setattr(dnt._io, "_PACKAGE", pkg)
-    store = ResultStore(root)
+    store = ResultStore(root, quick=True)
     cells = figure_cells("fig6", 1, True)
+    assert "code changed: dnt.rl.learner" in store.why_stale(cells[0])
     assert {store.run_status(c) for c in cells} == {"stale"}
     assert store.load_run(cells[0]) is None  # never handed out as current
     reused = reproduce(

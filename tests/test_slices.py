@@ -129,6 +129,7 @@ def scratch(tmp_path):
     for c in stale:
         p = root / "runs" / c.filename()
         d = json.loads(p.read_text())
+        d["records"]["code"]["dnt.rl.learner"] = "000000000000"  # made by other learner code
         p.write_text(json.dumps({**d, "code_version": "0123456789ab"}))
     return root, gone, stale
 
@@ -157,7 +158,7 @@ def test_status_counts_a_part_rebuilt_store_exactly(scratch):
 
 def test_the_committed_store_is_complete_and_status_is_a_cli(capsys):
     assert main(["reproduce", "status", "--require-complete", "--root", str(COMMITTED)]) == 0
-    assert "complete: every run is current." in capsys.readouterr().out
+    assert "complete: every run and every artifact it reads is current." in capsys.readouterr().out
     assert main(["reproduce", "status", "--json", "--root", str(COMMITTED)]) == 0
     st = json.loads(capsys.readouterr().out)
     assert st["complete"] and st["total"]["needed"] == st["total"]["current"] == 150
@@ -172,6 +173,7 @@ def test_status_require_complete_fails_on_a_part_rebuilt_store(scratch, capsys):
     assert main(["reproduce", "status", "--require-complete", "--root", str(root)]) == 1
     out = capsys.readouterr().out
     assert "not complete: 5 runs to train" in out and "0123456789ab" in out
+    assert "code changed: dnt.rl.learner (2 runs)" in out
 
 
 @pytest.mark.parametrize(

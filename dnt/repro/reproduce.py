@@ -20,6 +20,7 @@ from dnt.repro.claims import claims, claims_markdown
 from dnt.repro.executor import Executor, run_cells, store_twin, twin_job
 from dnt.repro.figure_data import claims_csv
 from dnt.repro.figures import draw_figures, one_step_predictions
+from dnt.repro.records import record
 from dnt.repro.specs import (
     FIGURES,
     Cell,
@@ -100,7 +101,7 @@ def reproduce(
         raise ValueError(f"time_limit={time_limit!r} is invalid: must be minutes >= 0 or None")
     jobs = jobs or os.cpu_count() or 1
     root = Path(root) if root is not None else Path("results") / ("quick" if quick else "")
-    store = ResultStore(root, allow_stale)
+    store = ResultStore(root, allow_stale, quick)
     start = time.perf_counter()
     deadline = None if time_limit is None else start + 60 * time_limit
     ordered = [c for c, _, _ in priority(figs, seeds, quick)]
@@ -278,7 +279,7 @@ def fig2_data(store: ResultStore, quick: bool) -> dict[str, Any]:
     cfg = base_config()
     tc, n_traj = twin_settings(quick)
     path = store.root / "fig2" / f"{twin_key(cfg)}-n{n_traj}-{content_hash(str(tc))[:8]}.json"
-    d = store.current(store.load(path))
+    d = store.current(store.load(path), store.run_inputs(cfg, twin=True))
     if d is not None and d.get("config") == cfg.to_dict():
         return d
     gru = store_twin(cfg, store, quick)
@@ -291,6 +292,7 @@ def fig2_data(store: ResultStore, quick: bool) -> dict[str, Any]:
     d = {
         "config": cfg.to_dict(),
         "code_version": store.version,
+        "records": record("fig2", store.run_inputs(cfg, twin=True)),
         "evaluation": ev,
         "trajectory": traj.tolist(),
         "predicted": pred.tolist(),
@@ -306,7 +308,7 @@ def twin_report(quick: bool = False, root: str | Path | None = None) -> dict[str
     """The default scenario's GRU twin from the store (trained and stored when missing):
     one-step and closed-loop errors against hold-last and the Bayes floor, Fig. 2 data, and
     the twin's training record. Reads the committed results as they are (stale or not)."""
-    store = ResultStore(root if root is not None else project_root() / "results", True)
+    store = ResultStore(root if root is not None else project_root() / "results", True, quick)
     d = dict(fig2_data(store, quick))
     tc, n_traj = twin_settings(quick)
     path = twin_path(base_config(), store.twins, tc, n_traj)
@@ -333,7 +335,7 @@ def training_summary(
         progress=False,
         time_limit=None if quick else 0,
     )
-    store = ResultStore(root)
+    store = ResultStore(root, quick=quick)
     summ = store.load(root / "summary.json")
     fig3 = [c for c in figure_cells("fig3", seeds, quick)]
     curves, x = {}, None

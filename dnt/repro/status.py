@@ -208,7 +208,7 @@ class CostModel:
             quick = cell.tc.gradient_steps < 100
             pred = None
             if cell.cfg.twin_predictor == "gru":
-                pred = store_twin(cell.cfg, ResultStore(self.store.root, True), quick)
+                pred = store_twin(cell.cfg, ResultStore(self.store.root, True, quick), quick)
             walls = []
             steps = (20, 60)
             for s in steps:
@@ -278,6 +278,12 @@ def store_status(
             if state[c.filename()] == "stale"
         }
     )
+    why = {c.filename(): store.why_stale(c) for c in order if state[c.filename()] == "stale"}
+    others = {k: v for k, v in store.audit().items() if v and not k.startswith("runs/")}
+    reasons: dict[str, int] = defaultdict(int)
+    for rs in why.values():
+        for r in rs:
+            reasons[r] += 1
     return {
         "root": str(store.root),
         "seeds": seeds,
@@ -287,9 +293,12 @@ def store_status(
         "code_version": store.version,
         "targets": per_target,
         "total": total,
-        "complete": total["stale"] == 0 and total["missing"] == 0,
+        "complete": total["stale"] == 0 and total["missing"] == 0 and not others,
+        "stale_artifacts": others,
         "from_empty": from_empty,
         "stale_code_versions": stale_versions,
+        "stale_cells": why,
+        "stale_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "estimate": {
             "how": dict(sorted(how.items())),
             "runs_read": len(model.records),
@@ -354,8 +363,10 @@ def status_text(st: dict[str, Any]) -> str:
             f"{left}"
         )
     lines.append("")
+    for path, why in st.get("stale_artifacts", {}).items():
+        lines.append(f"stale: {path} ({'; '.join(why)}); remade by the next reproduce")
     if st["complete"]:
-        lines.append("complete: every run is current.")
+        lines.append("complete: every run and every artifact it reads is current.")
     else:
         est = st["estimate"]
         how = ", ".join(f"{n} from {w}" for w, n in est["how"].items())
@@ -368,8 +379,14 @@ def status_text(st: dict[str, Any]) -> str:
             f"(recorded on {', '.join(est['recorded_on']) or 'no machine'}); this machine may "
             "be faster or slower.",
         ]
-        if st["stale_code_versions"]:
-            lines.append(f"stale runs were made by code {', '.join(st['stale_code_versions'])}.")
+        if st["stale_reasons"]:
+            top = list(st["stale_reasons"].items())
+            lines.append(
+                f"stale runs (made by code {', '.join(st['stale_code_versions'])}), what "
+                "changed: "
+                + "; ".join(f"{r} ({n} runs)" for r, n in top[:6])
+                + (f"; and {len(top) - 6} more (--json lists each run's)" if len(top) > 6 else "")
+            )
         lines.append(
             "resume with: python -m dnt reproduce all --time-limit MINUTES (repeat until "
             "reproduce status --require-complete passes)"

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from dnt._io import atomic_write_json
 from dnt.repro.executor import Executor, batches, run_cells, twin_job
+from dnt.repro.records import file_hash, record
 from dnt.repro.specs import QUICK_TRAIN, Cell, figure_configs
 from dnt.repro.store import ResultStore
 from dnt.repro.summary import method_row
@@ -68,7 +69,7 @@ def tune(
     trial's validation reward (mean and 95% interval over seeds) for both methods, and each
     method's best trial."""
     root = Path(root) if root is not None else Path("results") / ("quick" if quick else "")
-    store = ResultStore(root)
+    store = ResultStore(root, quick=quick)
     start = time.perf_counter()
     per_algo = {algo: trial_cells(algo, quick) for algo in ("vdn", "iql")}
     cells = {c.filename(): c for t in per_algo.values() for _, cs in t for c in cs}
@@ -88,6 +89,7 @@ def tune(
         "quick": quick,
         "scored_on": "validation episodes",
         "code_version": store.version,
+        "records": record("tuning", {n: file_hash(store.run_path(c)) for n, c in cells.items()}),
     }
     for algo, t in per_algo.items():
         rows = []

@@ -424,3 +424,66 @@ def test_the_percentile_bootstrap_undercovers_at_five_seeds():
     boot = coverage(percentile, _normal, 0.0, 5, 1000, seed=7)
     assert boot < 0.90
     assert coverage(mean_interval, _normal, 0.0, 5, 1000, seed=7) >= 0.93  # same studies
+
+
+def test_the_coverage_table_simulates_each_method_on_each_shape_with_its_own_seed():
+    """Every cell of the table is the coverage of its method on its data shape at its seed
+    count, drawn from the seed the docstring's layout gives (``seed + 100 i + j``), with the
+    true value of that comparison (mean, 0, or the gain of 17 over 16.5)."""
+    from dnt.repro.intervals import SHAPES, coverage, coverage_table
+
+    seeds, reps = (2, 5), 40
+    table = coverage_table(seeds=seeds, reps=reps, seed=7)
+    assert set(table) == {"mean", "difference", "gain"}
+    for i, (name, (draw, mu)) in enumerate(SHAPES.items()):
+        for j, n in enumerate(seeds):
+            s = 7 + 100 * i + j
+            assert table["mean"][name][n] == coverage(mean_interval, draw, mu, n, reps, s)
+            assert table["difference"][name][n] == coverage(diff_interval, draw, 0.0, n, reps, s, 2)
+            want = coverage(
+                lambda a, b: gain_interval(17.0 + 0.5 * a, 16.5 + 0.5 * b),
+                lambda rng, k, draw=draw, mu=mu: draw(rng, k) - mu,
+                100 * 0.5 / 16.5,
+                n,
+                reps,
+                s,
+                2,
+            )
+            assert table["gain"][name][n] == want
+    assert set(table["mean"]) == set(SHAPES) and set(table["gain"]["normal"]) == set(seeds)
+
+
+def test_pooled_skewness_standardises_each_setting_and_leaves_out_the_flat_and_tiny():
+    from dnt.repro.intervals import pooled_skewness
+
+    a, b = np.array([1.0, 2.0, 3.0, 10.0]), np.array([0.0, 1.0, 2.0, 3.0, 9.0])
+    groups = [a, np.array([5.0, 5.0, 5.0]), np.array([1.0, 2.0]), b]
+    z = np.concatenate([(g - g.mean()) / g.std(ddof=1) for g in (a, b)])
+    skew, n = pooled_skewness(groups)
+    assert n == 9 and skew == pytest.approx(float(stats.skew(z)), rel=1e-12)
+    assert skew > 0  # long right tails
+    nan, zero = pooled_skewness([np.array([1.0, 1.0, 1.0])])
+    assert math.isnan(nan) and zero == 0
+    assert pooled_skewness([[1, 2, 4]])[1] == 3  # lists are taken too
+
+
+def test_mean_ci_with_missing_seeds_matches_each_columns_own_interval_without_warnings():
+    """Columns with 4, 2, 1 and 0 present seeds: each is its own Student-t interval (a point
+    for one seed, NaN for none), and no floating-point warning escapes (a raising error state
+    around the call)."""
+    nan = np.nan
+    v = np.array(
+        [
+            [1.0, 3.0, 7.0, nan],
+            [2.0, nan, nan, nan],
+            [4.0, 5.0, nan, nan],
+            [8.0, nan, nan, nan],
+        ]
+    )
+    with np.errstate(all="raise"):
+        mean, lo, hi = mean_ci(v)
+    for j, col in enumerate((v[:, 0], np.array([3.0, 5.0]))):
+        est = mean_interval(col)
+        assert (mean[j], lo[j], hi[j]) == pytest.approx((est.value, est.low, est.high), rel=1e-12)
+    assert mean[2] == lo[2] == hi[2] == 7.0
+    assert np.isnan([mean[3], lo[3], hi[3]]).all()

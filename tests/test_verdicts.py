@@ -183,3 +183,13 @@ def test_an_unbounded_interval_never_reproduces_a_magnitude():
     # ... but an unstated dependency is named first
     got = judge(est, 1, 28.96, ("penalty",))
     assert got["magnitude"] == "not comparable" and got["unstated"] == ["penalty"]
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(-math.inf, 5.0), (1.0, math.inf)])
+def test_an_interval_with_one_end_unbounded_compares_no_magnitude(lo, hi):
+    """Fieller's interval can be unbounded on one side: the paper's value may lie between the
+    finite end and infinity, yet nothing is compared (a one-sided bound is no magnitude)."""
+    est = Estimate(2.0, lo, hi, 1.0, 4.0, "fieller")
+    v = judge(est, 1, paper=3.0, depends_on=(), unstated={})
+    assert v["direction"] == "inconclusive" and v["direction_why"] == "the interval is unbounded"
+    assert v["magnitude"] == "not comparable" and v["magnitude_why"] == "our interval is unbounded"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -179,25 +180,32 @@ def _code_record(producers: tuple[str, ...]) -> dict[str, str]:
             raise ValueError(f"producer {key!r}: no function, class or constant {name!r} there")
         out[key] = _digest(node)
         imports = _imports(_tree(module), module)
-        for ref in {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}:
+        used: dict[str, set[str]] = defaultdict(set)  # module name -> attributes read off it
+        for n in ast.walk(node):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+                used[n.value.id].add(n.attr)
+        for ref in sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)}):
             if ref == name:
                 continue
-            if ref in imports:
-                src, attr = imports[ref]
-                if _is(src, BOOKKEEPING) or attr is None:
-                    if attr is None and _is(src, NUMERIC):
-                        todo.append(f"{src}:")
-                    continue
-                if _is(src, NUMERIC):
-                    todo.append(f"{src}:{attr}")
-                elif _definition(src, attr) is not None:
-                    todo.append(f"{src}:{attr}")
-                else:  # a name re-exported by that module: follow its own import
-                    inner = _imports(_tree(src), src).get(attr)
-                    if inner and inner[1] and not _is(inner[0], BOOKKEEPING):
-                        todo.append(f"{inner[0]}:{inner[1]}")
-            elif _definition(module, ref) is not None:
-                todo.append(f"{module}:{ref}")
+            if ref not in imports:
+                if _definition(module, ref) is not None:
+                    todo.append(f"{module}:{ref}")
+                continue
+            src, attr = imports[ref]
+            whole = src if attr is None else f"{src}.{attr}"
+            if attr is None or _path(whole) is not None:  # a module, used by attribute
+                if _is(whole, NUMERIC):
+                    todo.append(f"{whole}:")
+                elif not _is(whole, BOOKKEEPING):
+                    todo += [f"{whole}:{a}" for a in used[ref] if _definition(whole, a)]
+            elif _is(src, BOOKKEEPING):
+                continue
+            elif _is(src, NUMERIC) or _definition(src, attr) is not None:
+                todo.append(f"{src}:{attr}")
+            else:  # a name re-exported by that module: follow its own import
+                inner = _imports(_tree(src), src).get(attr)
+                if inner and inner[1] and not _is(inner[0], BOOKKEEPING):
+                    todo.append(f"{inner[0]}:{inner[1]}")
     return dict(sorted(out.items()))
 
 

@@ -271,13 +271,7 @@ def store_status(
         cells = [c for c in order if c.filename() in own]
         per_target[t] = counts(cells)
     total = counts(order)
-    stale_versions = sorted(
-        {
-            (store.load(store.run_path(c)) or {}).get("code_version", "?")
-            for c in order
-            if state[c.filename()] == "stale"
-        }
-    )
+    stale_versions = _stale_versions(store, order, state)
     why = {c.filename(): store.why_stale(c) for c in order if state[c.filename()] == "stale"}
     others = {k: v for k, v in store.audit().items() if v and not k.startswith("runs/")}
     reasons: dict[str, int] = defaultdict(int)
@@ -307,6 +301,17 @@ def store_status(
     }
 
 
+def _stale_versions(store: ResultStore, cells: list[Cell], state: dict[str, str]) -> list[str]:
+    """The code versions recorded by the stale runs among ``cells`` (``state`` by file name)."""
+    return sorted(
+        {
+            (store.load(store.run_path(c)) or {}).get("code_version", "?")
+            for c in cells
+            if state[c.filename()] == "stale"
+        }
+    )
+
+
 def completeness(targets: Iterable[str], seeds: int, quick: bool, store: ResultStore) -> dict:
     """The store's completeness as claims.json and summary.json record it (counts only, no
     timings, so that redrawing an unchanged store rewrites the same files): ``complete``, the
@@ -326,13 +331,7 @@ def completeness(targets: Iterable[str], seeds: int, quick: bool, store: ResultS
         if t != "fig2"
     }
     total = counts(state)
-    stale = sorted(
-        {
-            (store.load(store.run_path(c)) or {}).get("code_version", "?")
-            for c, _, _ in ordered
-            if state[c.filename()] == "stale"
-        }
-    )
+    stale = _stale_versions(store, [c for c, _, _ in ordered], state)
     return {
         "complete": total["current"] == total["needed"],
         "runs": total,
